@@ -1,0 +1,596 @@
+"""The inventory: which cluster, how to reach its nodes, which storage to certify.
+
+Vendors edit these files by hand, so every mistake must come back as a short list of
+field paths (``storage[0].fs_type``) with the line and what is allowed, never as a
+traceback. Unknown keys are errors: a misspelt key silently ignored is a check that
+silently did not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from conformance.sim import faults
+
+DEFAULT_INVENTORY = Path("inventories/sim.yaml")
+MAX_LISTED_PROBLEMS = 20
+
+# --- value types -------------------------------------------------------------------
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        hint = ""
+        upper = value.upper()
+        for suffix in ("KB", "MB", "GB", "TB"):
+            if upper.endswith(suffix):
+                number = value[: -len(suffix)].strip()
+                hint = f" (did you mean {number}{suffix[0]}i or {number}{suffix[0]}?)"
+        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 1Gi, 500Mi or 2G{hint}")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'"
+        )
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be an absolute path such as /data")
+    return value
+
+
+def _expand_user(value: str) -> str:
+    return os.path.expanduser(value)
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+UserPath = Annotated[str, AfterValidator(_expand_user)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    """Base for every inventory section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- cluster -----------------------------------------------------------------------
+
+
+class Profile(str, Enum):
+    FAST = "fast"
+    REALISTIC = "realistic"
+
+
+class SimSettings(Strict):
+    """The embedded simulated cluster, started for the run when the inventory asks for it."""
+
+    nodes: Annotated[int, Field(ge=1, le=16)] = 3
+    profile: Profile = Profile.FAST
+    seed: int = 0
+    faults: dict[str, float | bool | None] = Field(default_factory=dict)
+
+    @field_validator("faults")
+    @classmethod
+    def _known_faults(cls, value: dict[str, float | bool | None]) -> dict[str, float | bool | None]:
+        for name, setting in value.items():
+            try:
+                faults.check_value(name, setting)
+            except ValueError as exc:
+                raise ValueError(f"@{name}: {exc}") from None
+        return value
+
+
+class Cluster(Strict):
+    """Either a kubeconfig (+ context) or the embedded simulator, not both."""
+
+    kubeconfig: UserPath | None = None
+    context: str | None = None
+    sim: SimSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Cluster:
+        if self.sim is not None and (self.kubeconfig or self.context):
+            raise ValueError(
+                "@sim: give either sim: (the embedded cluster) or kubeconfig:/context:, not both"
+            )
+        return self
+
+
+# --- nodes -------------------------------------------------------------------------
+
+
+class Access(str, Enum):
+    SSH = "ssh"
+    DOCKER = "docker"
+    POD = "pod"
+    NONE = "none"
+
+
+class HostKeyPolicy(str, Enum):
+    STRICT = "strict"
+    ACCEPT_NEW = "accept-new"
+    IGNORE = "ignore"
+
+
+class AddressType(str, Enum):
+    INTERNAL_IP = "InternalIP"
+    EXTERNAL_IP = "ExternalIP"
+    HOSTNAME = "Hostname"
+
+
+class Bastion(Strict):
+    host: str
+    port: Port = 22
+    user: str | None = None
+    key_file: UserPath | None = None
+
+
+class Ssh(Strict):
+    user: str | None = None
+    port: Port = 22
+    key_file: UserPath | None = None
+    agent: bool = False
+    known_hosts: UserPath | None = "~/.ssh/known_hosts"
+    host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    sudo: bool = False
+    bastion: Bastion | None = None
+    connect_timeout: PositiveFloat = 10.0
+
+
+class NodeOverride(Strict):
+    """Per-node settings, keyed by the Node object's name."""
+
+    address: str | None = None
+    port: Port | None = None
+    user: str | None = None
+
+
+class Docker(Strict):
+    """kind nodes are containers named after their Node objects."""
+
+    binary: str = "docker"
+
+
+class PodShell(Strict):
+    """A privileged pod per node with the host at /rootfs (upstream e2e's HostExec)."""
+
+    image: str = "busybox:1.36"
+    namespace: DnsLabel | None = None
+
+
+class Nodes(Strict):
+    access: Access = Access.NONE
+    address: AddressType = AddressType.INTERNAL_IP
+    ssh: Ssh | None = None
+    docker: Docker | None = None
+    pod: PodShell | None = None
+    overrides: dict[str, NodeOverride] = Field(default_factory=dict)
+
+
+# --- storage -----------------------------------------------------------------------
+
+
+class FsType(str, Enum):
+    XFS = "xfs"
+    EXT4 = "ext4"
+    EXT3 = "ext3"
+    BTRFS = "btrfs"
+
+
+class AccessMode(str, Enum):
+    RWO = "ReadWriteOnce"
+    RWOP = "ReadWriteOncePod"
+    ROX = "ReadOnlyMany"
+    RWX = "ReadWriteMany"
+
+
+class ReclaimPolicy(str, Enum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class BindingMode(str, Enum):
+    IMMEDIATE = "Immediate"
+    WAIT = "WaitForFirstConsumer"
+
+
+class Expectations(Strict):
+    """What the node must show for a volume of this entry (lsscsi columns)."""
+
+    scsi_vendor: str | None = None
+    scsi_model: str | None = None
+    scsi_rev: str | None = None
+
+
+class Capabilities(Strict):
+    """What the driver supports; a check needing a capability switched off skips."""
+
+    persistence: bool = True  # data survives pod restarts and re-attachment
+    exec: bool = True  # volumes hold files readable by exec into the pod
+    scsi: bool = False  # the volume appears as a SCSI disk (lsscsi) on the node
+    multinode: bool = True  # a volume may follow its pod to another node
+
+
+CAPABILITY_NAMES: tuple[str, ...] = tuple(Capabilities.model_fields)
+
+_PLUGIN_DIR = re.compile(r"^[a-z0-9.\-]+~[a-z0-9.\-]+$")
+
+
+class Storage(Strict):
+    """One driver/class under test; each entry parametrizes the suites."""
+
+    name: DnsLabel
+    storage_class: DnsSubdomain | None = None
+    provisioner: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    reclaim_policy: ReclaimPolicy = ReclaimPolicy.DELETE
+    volume_binding_mode: BindingMode = BindingMode.IMMEDIATE
+    fs_type: FsType = FsType.EXT4
+    size: Quantity = "1Gi"
+    access_modes: list[AccessMode] = Field(default_factory=lambda: [AccessMode.RWO], min_length=1)
+    kubelet_plugin_dir: str = "kubernetes.io~csi"
+    expect: Expectations = Field(default_factory=Expectations)
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+
+    @field_validator("kubelet_plugin_dir")
+    @classmethod
+    def _plugin_dir(cls, value: str) -> str:
+        if not _PLUGIN_DIR.match(value):
+            raise ValueError(
+                f"{value!r} is not a kubelet plugin directory such as kubernetes.io~csi, "
+                "kubernetes.io~iscsi or datera~iscsi (vendor~driver)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _class_or_provisioner(self) -> Storage:
+        if bool(self.storage_class) == bool(self.provisioner):
+            raise ValueError(
+                "@storage_class: give exactly one of storage_class: (an existing class) or "
+                "provisioner: (a class the harness creates)"
+            )
+        if self.parameters and not self.provisioner:
+            raise ValueError("@parameters: only apply with provisioner: (a class we create)")
+        if self.capabilities.scsi and not (self.expect.scsi_vendor or self.expect.scsi_model):
+            raise ValueError("@expect: capabilities.scsi is true, so set scsi_vendor or scsi_model")
+        return self
+
+
+# --- workload and timeouts ---------------------------------------------------------
+
+
+class PodManagementPolicy(str, Enum):
+    ORDERED_READY = "OrderedReady"
+    PARALLEL = "Parallel"
+
+
+class Workload(Strict):
+    image: str = "registry.k8s.io/nginx-slim:0.27"
+    set_name: DnsLabel = "web"
+    claim_template: DnsLabel = "data"
+    mount_path: AbsolutePath = "/data"
+    replicas: list[Annotated[int, Field(ge=1, le=50)]] = Field(
+        default_factory=lambda: [2], min_length=1
+    )
+    pod_management_policy: list[PodManagementPolicy] = Field(
+        default_factory=lambda: [PodManagementPolicy.ORDERED_READY], min_length=1
+    )
+
+
+class Timeouts(Strict):
+    """Seconds. Slow drivers need more: upstream saw provisioning alone take 5 minutes."""
+
+    pvc_bound: PositiveFloat = 180
+    pod_ready: PositiveFloat = 300
+    delete: PositiveFloat = 180
+    command: PositiveFloat = 60
+
+
+class Inventory(Strict):
+    cluster: Cluster
+    nodes: Nodes = Field(default_factory=Nodes)
+    storage: list[Storage] = Field(min_length=1)
+    workload: Workload = Field(default_factory=Workload)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+
+    @model_validator(mode="after")
+    def _ssh_complete(self) -> Inventory:
+        # The embedded simulator hands out its own user, key and known_hosts.
+        if self.nodes.access is not Access.SSH or self.cluster.sim is not None:
+            return self
+        ssh = self.nodes.ssh
+        if ssh is None:
+            raise ValueError("@nodes.ssh: required for access: ssh (with user and key_file)")
+        if not ssh.user:
+            raise ValueError("@nodes.ssh.user: required for access: ssh (or set KUBE_SSH_USER)")
+        if not ssh.key_file and not ssh.agent:
+            raise ValueError(
+                "@nodes.ssh.key_file: required for access: ssh unless agent: true "
+                "(or set KUBE_SSH_KEY_PATH)"
+            )
+        return self
+
+    @field_validator("storage")
+    @classmethod
+    def _unique_storage_names(cls, value: list[Storage]) -> list[Storage]:
+        seen: set[str] = set()
+        for entry in value:
+            if entry.name in seen:
+                raise ValueError(f"storage name {entry.name!r} is used twice")
+            seen.add(entry.name)
+        return value
+
+
+# --- loading and errors ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # e.g. storage[0].fs_type; "" for the whole file
+    message: str
+    line: int | None = None  # 1-based line in the file
+
+
+class InventoryError(Exception):
+    """An inventory that cannot be used; ``render()`` gives the one-screen report."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        super().__init__(f"{source}: {len(problems)} problem(s)")
+        self.source = source
+        self.problems = problems
+
+    def render(self) -> str:
+        count = len(self.problems)
+        lines = [f"{self.source}: invalid inventory, {count} problem{'s' if count > 1 else ''}:"]
+        for problem in self.problems[:MAX_LISTED_PROBLEMS]:
+            where = problem.path or "(file)"
+            if problem.line is not None:
+                where += f" (line {problem.line})"
+            lines.append(f"  {where}: {problem.message}")
+        if count > MAX_LISTED_PROBLEMS:
+            lines.append(f"  ... and {count - MAX_LISTED_PROBLEMS} more")
+        lines.append(
+            "Fix the fields above; `conformance inventory schema` prints every allowed key."
+        )
+        return "\n".join(lines)
+
+
+ENV_OVERRIDES: dict[str, str] = {
+    "KUBECONFIG": "cluster.kubeconfig (when the inventory does not use sim:)",
+    "KUBE_SSH_USER": "nodes.ssh.user",
+    "KUBE_SSH_KEY_PATH": "nodes.ssh.key_file",
+    "KUBE_SSH_BASTION": "nodes.ssh.bastion (host[:port])",
+}
+
+
+def apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Apply the environment variables upstream e2e uses, so CI can keep secrets out of files."""
+    cluster = data.get("cluster")
+    if env.get("KUBECONFIG") and isinstance(cluster, dict) and "sim" not in cluster:
+        # KUBECONFIG may list several files; the first one is the one to use.
+        cluster["kubeconfig"] = env["KUBECONFIG"].split(os.pathsep)[0]
+    nodes = data.get("nodes")
+    wanted = [
+        name for name in ("KUBE_SSH_USER", "KUBE_SSH_KEY_PATH", "KUBE_SSH_BASTION") if env.get(name)
+    ]
+    if isinstance(nodes, dict) and nodes.get("access") == "ssh" and wanted:
+        ssh = nodes.setdefault("ssh", {})
+        if isinstance(ssh, dict):
+            if env.get("KUBE_SSH_USER"):
+                ssh["user"] = env["KUBE_SSH_USER"]
+            if env.get("KUBE_SSH_KEY_PATH"):
+                ssh["key_file"] = env["KUBE_SSH_KEY_PATH"]
+            if env.get("KUBE_SSH_BASTION"):
+                host, _, port = env["KUBE_SSH_BASTION"].partition(":")
+                bastion: dict[str, Any] = {"host": host}
+                if port:
+                    bastion["port"] = int(port) if port.isdigit() else port
+                ssh["bastion"] = bastion
+    return data
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Inventory:
+    """Read, override from the environment, and validate an inventory file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(
+            source, [Problem("", "file not found; pass an existing inventory path")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(source, [Problem("", f"cannot read: {exc}")]) from None
+    return parse(text, source, os.environ if env is None else env)
+
+
+def parse(
+    text: str, source: str = "<inventory>", env: Mapping[str, str] | None = None
+) -> Inventory:
+    """Validate inventory YAML text; raise InventoryError listing every bad field."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InventoryError(source, [Problem("", f"not valid YAML: {problem}", line)]) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise InventoryError(
+            source,
+            [
+                Problem(
+                    "", f"the inventory must be a mapping with cluster: and storage:, got {kind}"
+                )
+            ],
+        )
+    data = apply_env_overrides(data, {} if env is None else env)
+    try:
+        return Inventory.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(error, root) for error in exc.errors()]
+        problems.sort(key=lambda problem: problem.line or 0)
+        raise InventoryError(source, problems) from None
+
+
+def _problem(error: Any, root: yaml.Node | None) -> Problem:
+    loc = tuple(error["loc"])
+    path = format_path(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+    elif kind == "missing":
+        message = "required field is missing"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if message.startswith("@"):
+            # a cross-field check names the exact sub-field: "@nodes.ssh.user: ..."
+            sub, _, message = message[1:].partition(": ")
+            loc = loc + tuple(int(p) if p.isdigit() else p for p in sub.split("."))
+            path = format_path(loc)
+        given = error.get("input")
+        if kind != "value_error" and isinstance(given, (str, int, float, bool)):
+            message += f"; got {given!r}"
+    return Problem(path, message, _line_of(root, loc))
+
+
+def format_path(loc: tuple[Any, ...]) -> str:
+    """('storage', 0, 'fs_type') -> 'storage[0].fs_type'."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Inventory
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node along ``loc`` that exists."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                # an unknown key is reported where the key itself is written
+                return value if not isinstance(value, yaml.ScalarNode) else key
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the inventory, for editors (yaml-language-server)."""
+    schema = Inventory.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Stateful storage conformance inventory"
+    return schema
+
+
+def iter_parameters(inventory: Inventory) -> Iterator[tuple[Storage, int, PodManagementPolicy]]:
+    """The matrix the suites run: storage entries x replicas x pod management policies."""
+    for entry in inventory.storage:
+        for replicas in inventory.workload.replicas:
+            for policy in inventory.workload.pod_management_policy:
+                yield entry, replicas, policy
+
+
+def parameter_id(entry: Storage, replicas: int, policy: PodManagementPolicy) -> str:
+    """Readable ids such as ``datera-iscsi-r2-OrderedReady``."""
+    return f"{entry.name}-r{replicas}-{policy.value}"
+
+
+__all__ = [
+    "CAPABILITY_NAMES",
+    "DEFAULT_INVENTORY",
+    "ENV_OVERRIDES",
+    "Access",
+    "Inventory",
+    "InventoryError",
+    "Problem",
+    "Storage",
+    "iter_parameters",
+    "json_schema",
+    "load",
+    "parameter_id",
+    "parse",
+]

@@ -1,0 +1,1 @@
+"""The embedded simulated cluster: a Kubernetes API, controllers and nodes on the real kernel."""

@@ -1,0 +1,82 @@
+"""The named faults the simulated cluster can inject, in one place.
+
+Each conformance check must be seen to fail: a fault breaks exactly the property a
+check targets, so a test can switch it on and assert the check notices. The
+inventory (``cluster.sim.faults``) and ``conformance sim up --fault`` accept only
+the names below; the value kind says what ``NAME=VALUE`` means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ValueKind(str, Enum):
+    """What a fault's value means."""
+
+    SWITCH = "switch"  # on when named; a value is not accepted
+    RATE = "rate"  # fraction of operations affected, 0 < rate <= 1
+    SECONDS = "seconds"  # an interval or delay in seconds, > 0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    layer: str  # "api" (control plane) or "node" (kernel-backed nodes)
+    kind: ValueKind
+    breaks: str  # the property a conformance check must then report as broken
+    default: float | None = None
+
+
+CATALOG: tuple[Fault, ...] = (
+    Fault("api-5xx", "api", ValueKind.RATE, "API availability: requests answer 500/503", 0.05),
+    Fault(
+        "api-429", "api", ValueKind.RATE, "API throttling: requests answer 429 Retry-After", 0.05
+    ),
+    Fault("watch-drop", "api", ValueKind.SECONDS, "watch streams close after this interval", 5.0),
+    Fault("unordered-scale", "api", ValueKind.SWITCH, "OrderedReady creates/deletes out of order"),
+    Fault(
+        "claims-deleted-despite-retain",
+        "api",
+        ValueKind.SWITCH,
+        "claims are deleted although the retention policy says Retain",
+    ),
+    Fault("wrong-claim-binding", "api", ValueKind.SWITCH, "a pod mounts another ordinal's claim"),
+    Fault("hostname-drift", "api", ValueKind.SWITCH, "a recreated pod gets a different hostname"),
+    Fault("slow-provisioning", "api", ValueKind.SECONDS, "provisioning takes this long", 30.0),
+    Fault("data-loss-on-reattach", "node", ValueKind.SWITCH, "a re-attached volume is empty"),
+    Fault("wrong-fstype", "node", ValueKind.SWITCH, "volumes are formatted with another fs"),
+    Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),
+    Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),
+    Fault("readonly-data-mount", "node", ValueKind.SWITCH, "the pod's volume is mounted read-only"),
+    Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
+    Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
+    Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
+)
+
+BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOG}
+
+
+def check_value(name: str, value: float | bool | None) -> float | None:
+    """Validate one fault setting; return its effective value (None for a switch).
+
+    Raises ValueError with a message meant for the user when the name or value is wrong.
+    """
+    fault = BY_NAME.get(name)
+    if fault is None:
+        raise ValueError(f"unknown fault {name!r}; known faults: {', '.join(sorted(BY_NAME))}")
+    if fault.kind is ValueKind.SWITCH:
+        if value not in (None, True):
+            raise ValueError(f"fault {name!r} is a switch: give it no value (or true)")
+        return None
+    if value is None or value is True:
+        return fault.default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"fault {name!r} takes a number ({fault.kind.value})")
+    number = float(value)
+    if fault.kind is ValueKind.RATE and not 0 < number <= 1:
+        raise ValueError(f"fault {name!r} takes a rate between 0 (exclusive) and 1, got {value}")
+    if fault.kind is ValueKind.SECONDS and number <= 0:
+        raise ValueError(f"fault {name!r} takes a positive number of seconds, got {value}")
+    return number
