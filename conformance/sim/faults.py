@@ -80,3 +80,30 @@ def check_value(name: str, value: float | bool | None) -> float | None:
     if fault.kind is ValueKind.SECONDS and number <= 0:
         raise ValueError(f"fault {name!r} takes a positive number of seconds, got {value}")
     return number
+
+
+class ActiveFaults:
+    """The faults switched on in a running simulator; components ask it before acting."""
+
+    def __init__(self, settings: dict[str, float | bool | None] | None = None) -> None:
+        self._values: dict[str, float | None] = {}
+        for name, value in (settings or {}).items():
+            self.set(name, value)
+
+    def set(self, name: str, value: float | bool | None = None) -> None:
+        self._values[name] = check_value(name, value)
+
+    def clear(self, name: str | None = None) -> None:
+        if name is None:
+            self._values.clear()
+        else:
+            self._values.pop(name, None)
+
+    def on(self, name: str) -> bool:
+        return name in self._values
+
+    def value(self, name: str) -> float | None:
+        return self._values.get(name)
+
+    def as_dict(self) -> dict[str, float | None]:
+        return dict(self._values)

@@ -1,0 +1,1 @@
+"""The simulated cluster's API server: REST, watch, patch, discovery, OpenAPI, Tables."""

@@ -1,0 +1,832 @@
+"""The kubelets of every node (with the attach-detach controller's part), on a NodeRuntime.
+
+One :class:`Kubelet` serves all nodes: a pod bound to a node (spec.nodeName) gets
+its volumes attached, its images pulled and its containers started through the
+runtime, and a status as the real kubelet writes it; a pod being deleted has its
+containers stopped within the grace period, its volumes detached when no other pod
+on the node uses them, and is then removed (delete with grace period 0). Pods run
+concurrently, one worker task each, as the real kubelet's pod workers do.
+
+Wiring: ``register_nodes(store, ["node-1", ...], runtime)`` then run
+``Kubelet(store, runtime, timing, faults=None)``, which brings each node up in the
+runtime (``add_node``) before placing anything there; :func:`set_node_ready` turns a node's Ready
+condition (and the kubelet's willingness to start pods there) off and on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import platform
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from conformance.sim.api import errors
+from conformance.sim.api.kinds import Kind
+from conformance.sim.api.store import Event, Obj, Store, kind_named, now_rfc3339
+from conformance.sim.controllers.base import Controller, QueueKey
+from conformance.sim.controllers.events import record
+from conformance.sim.controllers.scheduler import node_ready, set_condition
+from conformance.sim.controllers.volumes import PV, PVC, quantity
+from conformance.sim.faults import ActiveFaults
+from conformance.sim.profiles import Timing
+from conformance.sim.runtime import NodeRuntime, PodStarted, PodVolume, RuntimeFailure, VolumeMount
+
+log = logging.getLogger(__name__)
+
+POD: Kind = kind_named("Pod")
+NODE: Kind = kind_named("Node")
+
+KUBELET = "kubelet"
+ATTACH_DETACH = "attachdetach-controller"
+KUBELET_VERSION = "v1.32.0"
+NODE_SUBNET = "10.251.0"  # node n (from 1) is 10.251.0.<n+1>; .1 is the host's bridge end
+POD_SUBNET = "10.244"  # node n gets the pod CIDR 10.244.<n>.0/24
+
+_CONDITION_ORDER = (
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+)
+
+
+# --- nodes -----------------------------------------------------------------------------
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine or "amd64")
+
+
+def _os_image() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", "Linux")
+    except OSError:
+        return "Linux"
+
+
+def _node_conditions() -> list[dict[str, Any]]:
+    now = now_rfc3339()
+    rows = (
+        (
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    )
+    return [
+        {
+            "type": type_,
+            "status": status,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+            "reason": reason,
+            "message": message,
+        }
+        for type_, status, reason, message in rows
+    ]
+
+
+def node_object(name: str, number: int, runtime_version: str) -> Obj:
+    """A Node as a freshly registered kubelet reports it (number counts from 1)."""
+    arch = _arch()
+    machine_id = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+    pod_cidr = f"{POD_SUBNET}.{number}.0/24"
+    capacity = {
+        "cpu": "4",
+        "ephemeral-storage": "102687672Ki",
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+        "memory": "16374584Ki",
+        "pods": "110",
+    }
+    allocatable = {**capacity, "ephemeral-storage": "94636958175", "memory": "16272184Ki"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "beta.kubernetes.io/arch": arch,
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": arch,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+            },
+            "annotations": {
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        },
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": f"{NODE_SUBNET}.{number + 1}"},
+                {"type": "Hostname", "address": name},
+            ],
+            "capacity": capacity,
+            "allocatable": allocatable,
+            "conditions": _node_conditions(),
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "architecture": arch,
+                "bootID": str(uuid.uuid4()),
+                "containerRuntimeVersion": runtime_version,
+                "kernelVersion": platform.release(),
+                "kubeProxyVersion": KUBELET_VERSION,
+                "kubeletVersion": KUBELET_VERSION,
+                "machineID": machine_id,
+                "operatingSystem": "linux",
+                "osImage": _os_image(),
+                "systemUUID": str(uuid.UUID(machine_id)),
+            },
+            "images": [],
+        },
+    }
+
+
+def register_nodes(store: Store, names: list[str], runtime: NodeRuntime) -> list[Obj]:
+    """Register a Node object per name (node n from 1 gets 10.251.0.<n+1>, 10.244.<n>.0/24).
+
+    Existing Nodes are kept. The node side comes up when the :class:`Kubelet` starts:
+    it calls ``runtime.add_node`` with each Node's address and pod CIDR.
+    """
+    nodes: list[Obj] = []
+    for number, name in enumerate(names, start=1):
+        existing = store.find(NODE, None, name)
+        if existing is not None:
+            nodes.append(existing)
+            continue
+        created = store.create(NODE, node_object(name, number, runtime.runtime_version))
+        record(store, created, "Starting", "Starting kubelet.", component=KUBELET, host=name)
+        record(
+            store,
+            created,
+            "NodeReady",
+            f"Node {name} status is now: NodeReady",
+            component=KUBELET,
+            host=name,
+        )
+        nodes.append(created)
+    return nodes
+
+
+def node_address(node: Obj) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return str(address.get("address", ""))
+    return ""
+
+
+def set_node_ready(store: Store, name: str, ready: bool) -> Obj:
+    """Mark a node Ready, or as a node whose kubelet stopped posting status (Unknown)."""
+
+    def change(node: Obj) -> None:
+        for condition in node.setdefault("status", {}).setdefault("conditions", []):
+            if condition.get("type") != "Ready":
+                continue
+            status, reason, message = (
+                ("True", "KubeletReady", "kubelet is posting ready status")
+                if ready
+                else ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
+            )
+            now = now_rfc3339()
+            if condition.get("status") != status:
+                condition["lastTransitionTime"] = now
+            condition.update(status=status, reason=reason, message=message, lastHeartbeatTime=now)
+
+    return store.mutate(NODE, None, name, change, subresource="status")
+
+
+# --- pods -------------------------------------------------------------------------------
+
+
+def normalize_image(image: str) -> str:
+    """An image reference as the runtime reports it: registry, repository and tag."""
+    name = image
+    if "@" not in name and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    return name
+
+
+def image_id(image: str) -> str:
+    full = normalize_image(image)
+    repository = full.split("@", 1)[0]
+    if ":" in repository.rsplit("/", 1)[-1]:
+        repository = repository.rsplit(":", 1)[0]
+    return f"{repository}@sha256:{hashlib.sha256(full.encode()).hexdigest()}"
+
+
+def _image_size(image: str) -> int:
+    digest = hashlib.sha256(normalize_image(image).encode()).digest()
+    return 10_000_000 + int.from_bytes(digest[:4], "big") % 90_000_000
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it, rounded to milliseconds."""
+    millis = round(seconds * 1000)
+    if millis == 0:
+        return "0s"
+    if millis < 1000:
+        return f"{millis}ms"
+    return f"{millis / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def qos_class(pod: Obj) -> str:
+    spec = pod.get("spec") or {}
+    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    guaranteed = True
+    best_effort = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits = resources.get("limits") or {}
+        requests = {**limits, **(resources.get("requests") or {})}
+        if any(k in requests or k in limits for k in ("cpu", "memory")):
+            best_effort = False
+        for resource in ("cpu", "memory"):
+            if resource not in limits or _amount(requests.get(resource)) != _amount(
+                limits[resource]
+            ):
+                guaranteed = False
+    if best_effort:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return quantity(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _pull_policy(container: Obj) -> str:
+    policy = container.get("imagePullPolicy")
+    if policy:
+        return str(policy)
+    image = str(container.get("image", ""))
+    tagged = "@" in image or ":" in image.rsplit("/", 1)[-1]
+    return "IfNotPresent" if tagged and not image.endswith(":latest") else "Always"
+
+
+def _volume_mounts(container: Obj) -> list[dict[str, Any]]:
+    mounts = []
+    for mount in container.get("volumeMounts") or []:
+        status: dict[str, Any] = {"name": mount.get("name"), "mountPath": mount.get("mountPath")}
+        if mount.get("readOnly"):
+            status["readOnly"] = True
+            status["recursiveReadOnly"] = "Disabled"
+        mounts.append(status)
+    return mounts
+
+
+def _order_conditions(status: dict[str, Any]) -> None:
+    rank = {name: i for i, name in enumerate(_CONDITION_ORDER)}
+    status["conditions"] = sorted(
+        status.get("conditions") or [], key=lambda c: rank.get(c.get("type"), len(rank))
+    )
+
+
+@dataclass
+class _PodRecord:
+    """What the kubelet did for one pod (by uid) on its node."""
+
+    uid: str
+    node: str
+    pod: Obj
+    volumes: dict[str, Obj] = field(default_factory=dict)  # PV name -> PV as attached
+    started: PodStarted | None = None
+    started_at: str = ""
+
+
+class Kubelet(Controller):
+    """The kubelets of all registered nodes; keys are pods."""
+
+    name = KUBELET
+
+    def __init__(
+        self,
+        store: Store,
+        runtime: NodeRuntime,
+        timing: Timing,
+        faults: ActiveFaults | None = None,
+    ) -> None:
+        super().__init__(store)
+        self.runtime = runtime
+        self.timing = timing
+        self.faults = faults or ActiveFaults()  # node-level faults live in the runtime
+        self._nodes_up: dict[str, asyncio.Task[None]] = {}  # node -> runtime.add_node
+        self._records: dict[QueueKey, _PodRecord] = {}
+        self._attached: dict[str, set[str]] = {}  # PV name -> nodes it is attached to
+        self._images: dict[str, set[str]] = {}  # node -> images present
+        self._pulling: dict[str, asyncio.Lock] = {}  # node -> its image puller (serialized)
+        self._attaching: dict[str, asyncio.Lock] = {}  # PV name -> one attach at a time
+        self._waiting: set[QueueKey] = set()  # pods waiting on volumes, nodes or detaches
+        self._workers: dict[QueueKey, asyncio.Task[None]] = {}
+        self._dirty: set[QueueKey] = set()
+        self._failures: dict[QueueKey, int] = {}
+        self._said: set[tuple[str, str]] = set()  # (pod uid, message) of warnings emitted
+
+    # --- queue ---------------------------------------------------------------------
+
+    def keys_for(self, event: Event) -> Iterable[QueueKey]:
+        if event.kind == POD:
+            m = event.object["metadata"]
+            key = (m["namespace"], m["name"])
+            if (event.object.get("spec") or {}).get("nodeName") or key in self._records:
+                yield key
+            if event.type == "DELETED":
+                self._waiting.discard(key)
+        elif event.kind in (PVC, PV, NODE):
+            yield from list(self._waiting)
+
+    def all_keys(self) -> Iterable[QueueKey]:
+        for pod in self.store.list(
+            POD, None, lambda p: bool((p.get("spec") or {}).get("nodeName"))
+        ):
+            yield (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        yield from list(self._records)
+
+    async def reconcile(self, key: QueueKey) -> None:
+        if key in self._workers:
+            self._dirty.add(key)
+        else:
+            self._workers[key] = asyncio.create_task(self._work(key))
+
+    async def _work(self, key: QueueKey) -> None:
+        try:
+            while True:
+                self._dirty.discard(key)
+                try:
+                    await self._sync(key)
+                    self._failures.pop(key, None)
+                except asyncio.CancelledError:
+                    raise
+                except (errors.ApiError, RuntimeFailure) as exc:
+                    log.info("kubelet: %s: %s", key, exc)
+                    self._backoff(key)
+                except Exception:  # a kubelet bug must not stop the cluster
+                    log.exception("kubelet: sync of %s failed", key)
+                    self._backoff(key)
+                if key not in self._dirty:
+                    break
+        finally:
+            self._workers.pop(key, None)
+
+    def _backoff(self, key: QueueKey) -> None:
+        attempt = self._failures.get(key, 0) + 1
+        self._failures[key] = attempt
+        self.enqueue_after(key, min(0.05 * 2**attempt, 5.0))
+
+    async def run(self) -> None:
+        try:
+            for node in self.store.list(NODE):
+                self._node_up(node)
+            await super().run()
+        finally:
+            for task in [*self._workers.values(), *self._nodes_up.values()]:
+                task.cancel()
+
+    def _node_up(self, node: Obj) -> asyncio.Task[None]:
+        """Bring the node side of a Node up once (retried if it failed)."""
+        name = node["metadata"]["name"]
+        task = self._nodes_up.get(name)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            cidr = (node.get("spec") or {}).get("podCIDR") or ""
+            task = asyncio.create_task(
+                self.runtime.add_node(name, address=node_address(node), pod_cidr=cidr)
+            )
+            self._nodes_up[name] = task
+        return task
+
+    def _wake_waiting(self) -> None:
+        for key in list(self._waiting):
+            self.enqueue(key)
+
+    def _event(self, pod: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        record(self.store, pod, reason, message, component=KUBELET, type_=type_, host=node)
+
+    # --- sync ----------------------------------------------------------------------
+
+    async def _sync(self, key: QueueKey) -> None:
+        pod = self.store.find(POD, *key)
+        rec = self._records.get(key)
+        if rec is not None and (pod is None or pod["metadata"]["uid"] != rec.uid):
+            await self._teardown(key, rec, 0.0)  # force-deleted, or replaced under the same name
+        if pod is None:
+            return
+        spec = pod.get("spec") or {}
+        node_name = spec.get("nodeName")
+        if not node_name:
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            await self._terminate(key, pod)
+            return
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        rec = self._records.get(key)
+        if rec is not None and rec.started is not None:
+            return
+        node = self.store.find(NODE, None, node_name)
+        if node is None or not node_ready(node):
+            self._waiting.add(key)
+            return
+        await self._node_up(node)
+        await self._start(key, pod, node)
+
+    async def _start(self, key: QueueKey, pod: Obj, node: Obj) -> None:
+        m = pod["metadata"]
+        node_name = node["metadata"]["name"]
+        rec = self._records.setdefault(key, _PodRecord(m["uid"], node_name, pod))
+        if not (pod.get("status") or {}).get("containerStatuses"):
+            self._write_status(pod, self._pending_status(pod, node))
+        volumes = self._resolve_volumes(pod)
+        if volumes is None:
+            self._waiting.add(key)
+            return
+        for volume in volumes:
+            if volume.pv_name in rec.volumes:
+                continue
+            if not await self._attach(key, pod, node_name, volume.pv):
+                self._waiting.add(key)
+                return
+            rec.volumes[volume.pv_name] = volume.pv
+        self._waiting.discard(key)
+        spec = pod.get("spec") or {}
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        for container in containers:
+            await self._pull(pod, node_name, container)
+        current = self.store.find(POD, *key)
+        if current is None or current["metadata"]["uid"] != rec.uid:
+            return
+        if current["metadata"].get("deletionTimestamp"):
+            self._dirty.add(key)  # terminate on the next pass
+            return
+        started = await self.runtime.start_pod(node_name, current, volumes)
+        await asyncio.sleep(self.timing.delay("container_start"))  # the runtime's latency
+        rec.started = started
+        rec.started_at = now_rfc3339()
+        rec.pod = current
+        for container in containers:
+            self._event(current, "Created", f"Created container: {container['name']}")
+            self._event(current, "Started", f"Started container {container['name']}")
+        if started.note:
+            self._event(current, "EntrypointReplaced", started.note)
+        self._write_status(current, self._running_status(current, node, rec))
+
+    def _resolve_volumes(self, pod: Obj) -> list[PodVolume] | None:
+        """The pod's PVC-backed volumes, or None while a claim is not bound yet."""
+        spec = pod.get("spec") or {}
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        volumes: list[PodVolume] = []
+        for volume in spec.get("volumes") or []:
+            source = volume.get("persistentVolumeClaim") or {}
+            claim_name = source.get("claimName")
+            if not claim_name:
+                continue
+            claim = self.store.find(PVC, pod["metadata"]["namespace"], claim_name)
+            if claim is None or (claim.get("status") or {}).get("phase") != "Bound":
+                return None
+            pv = self.store.find(PV, None, (claim.get("spec") or {}).get("volumeName") or "")
+            if pv is None:
+                return None
+            mounts = tuple(
+                VolumeMount(
+                    container["name"],
+                    mount.get("mountPath", ""),
+                    bool(mount.get("readOnly")),
+                    mount.get("subPath", ""),
+                )
+                for container in containers
+                for mount in container.get("volumeMounts") or []
+                if mount.get("name") == volume.get("name")
+            )
+            volumes.append(
+                PodVolume(
+                    volume["name"],
+                    claim_name,
+                    pv["metadata"]["name"],
+                    mounts,
+                    bool(source.get("readOnly")),
+                    pv,
+                )
+            )
+        return volumes
+
+    async def _attach(self, key: QueueKey, pod: Obj, node: str, pv: Obj) -> bool:
+        """Attach a PV to the node; False while another node holds it exclusively."""
+        async with self._attaching.setdefault(pv["metadata"]["name"], asyncio.Lock()):
+            return await self._attach_serialized(key, pod, node, pv)
+
+    async def _attach_serialized(self, key: QueueKey, pod: Obj, node: str, pv: Obj) -> bool:
+        name = pv["metadata"]["name"]
+        holders = self._attached.setdefault(name, set())
+        others = holders - {node}
+        if others:
+            users = [
+                other
+                for other_key, other in self._records.items()
+                if other_key != key and other.node in others and name in other.volumes
+            ]
+            shared = set((pv.get("spec") or {}).get("accessModes") or []) & {
+                "ReadWriteMany",
+                "ReadOnlyMany",
+            }
+            if users and not shared:
+                same_ns = [
+                    u.pod["metadata"]["name"]
+                    for u in users
+                    if u.pod["metadata"].get("namespace") == pod["metadata"].get("namespace")
+                ]
+                why = (
+                    f"Volume is already used by pod(s) {', '.join(same_ns)}"
+                    if same_ns
+                    else "Volume is already exclusively attached to one node and can't be "
+                    "attached to another"
+                )
+                message = f'Multi-Attach error for volume "{name}" {why}'
+                if (pod["metadata"]["uid"], message) not in self._said:
+                    self._said.add((pod["metadata"]["uid"], message))
+                    record(
+                        self.store,
+                        pod,
+                        "FailedAttachVolume",
+                        message,
+                        component=ATTACH_DETACH,
+                        type_="Warning",
+                    )
+                return False
+            if not users and not shared:
+                for other_node in sorted(others):
+                    await self.runtime.detach(other_node, pv)
+                    holders.discard(other_node)
+        if node not in holders:
+            await asyncio.sleep(self.timing.delay("attach"))  # the storage backend's latency
+            await self.runtime.attach(node, pv)
+            holders.add(node)
+            record(
+                self.store,
+                pod,
+                "SuccessfulAttachVolume",
+                f'AttachVolume.Attach succeeded for volume "{name}" ',
+                component=ATTACH_DETACH,
+            )
+        return True
+
+    async def _pull(self, pod: Obj, node: str, container: Obj) -> None:
+        """Pull as the kubelet does by default: one image at a time per node."""
+        async with self._pulling.setdefault(node, asyncio.Lock()):
+            await self._pull_serialized(pod, node, container)
+
+    async def _pull_serialized(self, pod: Obj, node: str, container: Obj) -> None:
+        image = str(container.get("image", ""))
+        present = self._images.setdefault(node, set())
+        policy = _pull_policy(container)
+        if policy == "Never" or (policy == "IfNotPresent" and image in present):
+            self._event(pod, "Pulled", f'Container image "{image}" already present on machine')
+            return
+        self._event(pod, "Pulling", f'Pulling image "{image}"')
+        took = self.timing.delay("image_pull")
+        await asyncio.sleep(took)  # the registry's latency
+        present.add(image)
+        spent = go_duration(took)
+        self._event(
+            pod,
+            "Pulled",
+            f'Successfully pulled image "{image}" in {spent} ({spent} including waiting). '
+            f"Image size: {_image_size(image)} bytes.",
+        )
+
+    # --- termination ---------------------------------------------------------------
+
+    async def _terminate(self, key: QueueKey, pod: Obj) -> None:
+        m = pod["metadata"]
+        rec = self._records.get(key)
+        grace = float(m.get("deletionGracePeriodSeconds") or 0)
+        if rec is not None:
+            if rec.started is not None:
+                for container in (pod.get("spec") or {}).get("containers") or []:
+                    self._event(pod, "Killing", f"Stopping container {container['name']}")
+            await self.runtime.stop_pod(rec.node, pod, grace)
+            await asyncio.sleep(min(self.timing.delay("container_stop"), grace))
+            await self._detach_unused(key, rec)
+            self._records.pop(key, None)
+            if rec.started is not None:
+                current = self.store.find(POD, *key)
+                if current is not None and current["metadata"]["uid"] == m["uid"]:
+                    self._write_status(current, self._terminated_status(current, rec))
+        with contextlib.suppress(errors.ApiError):
+            self.store.delete(
+                POD, m["namespace"], m["name"], grace_period=0, preconditions={"uid": m["uid"]}
+            )
+        self._wake_waiting()
+
+    async def _teardown(self, key: QueueKey, rec: _PodRecord, grace: float) -> None:
+        await self.runtime.stop_pod(rec.node, rec.pod, grace)
+        await self._detach_unused(key, rec)
+        self._records.pop(key, None)
+        self._wake_waiting()
+
+    async def _detach_unused(self, key: QueueKey, rec: _PodRecord) -> None:
+        for name, pv in rec.volumes.items():
+            if any(
+                other_key != key and other.node == rec.node and name in other.volumes
+                for other_key, other in self._records.items()
+            ):
+                continue
+            if rec.node in self._attached.get(name, set()):
+                await asyncio.sleep(self.timing.delay("attach"))  # detaching takes as long
+                await self.runtime.detach(rec.node, pv)
+                self._attached[name].discard(rec.node)
+        rec.volumes.clear()
+
+    # --- status --------------------------------------------------------------------
+
+    def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
+        m = pod["metadata"]
+        uid = m["uid"]
+
+        def change(obj: Obj) -> None:
+            if obj["metadata"]["uid"] != uid:
+                raise errors.conflict(POD, m["name"], "the pod was replaced")
+            obj["status"] = status
+
+        self.store.mutate(POD, m["namespace"], m["name"], change, subresource="status")
+
+    def _base_status(self, pod: Obj, node: Obj | None) -> dict[str, Any]:
+        status: dict[str, Any] = dict(pod.get("status") or {})
+        status["conditions"] = [dict(c) for c in status.get("conditions") or []]
+        if node is not None:
+            host = node_address(node)
+            status["hostIP"] = host
+            status["hostIPs"] = [{"ip": host}]
+        status.setdefault("startTime", now_rfc3339())
+        status["qosClass"] = qos_class(pod)
+        set_condition(status, "PodScheduled", "True")
+        return status
+
+    def _pending_status(self, pod: Obj, node: Obj) -> dict[str, Any]:
+        spec = pod.get("spec") or {}
+        status = self._base_status(pod, node)
+        status["phase"] = "Pending"
+        init = [c["name"] for c in spec.get("initContainers") or []]
+        names = [c["name"] for c in spec.get("containers") or []]
+        unready = f"containers with unready status: [{' '.join(names)}]"
+        set_condition(status, "PodReadyToStartContainers", "False")
+        if init:
+            set_condition(
+                status,
+                "Initialized",
+                "False",
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(init)}]",
+            )
+        else:
+            set_condition(status, "Initialized", "True")
+        set_condition(status, "Ready", "False", "ContainersNotReady", unready)
+        set_condition(status, "ContainersReady", "False", "ContainersNotReady", unready)
+        _order_conditions(status)
+        waiting = {"reason": "PodInitializing" if init else "ContainerCreating"}
+        status["containerStatuses"] = [
+            self._container_status(c, {"waiting": waiting}, ready=False, started=False)
+            for c in spec.get("containers") or []
+        ]
+        if init:
+            status["initContainerStatuses"] = [
+                self._container_status(
+                    c, {"waiting": {"reason": "PodInitializing"}}, ready=False, started=False
+                )
+                for c in spec.get("initContainers") or []
+            ]
+        return status
+
+    def _running_status(self, pod: Obj, node: Obj, rec: _PodRecord) -> dict[str, Any]:
+        assert rec.started is not None
+        spec = pod.get("spec") or {}
+        status = self._base_status(pod, node)
+        status["phase"] = "Running"
+        status["podIP"] = rec.started.pod_ip
+        status["podIPs"] = [{"ip": rec.started.pod_ip}]
+        for condition in _CONDITION_ORDER:
+            set_condition(status, condition, "True")
+        _order_conditions(status)
+        ids = rec.started.container_ids
+        status["containerStatuses"] = [
+            self._container_status(
+                c,
+                {"running": {"startedAt": rec.started_at}},
+                ready=True,
+                started=True,
+                container_id=ids.get(c["name"], ""),
+            )
+            for c in spec.get("containers") or []
+        ]
+        if spec.get("initContainers"):
+            status["initContainerStatuses"] = [
+                self._container_status(
+                    c,
+                    {
+                        "terminated": {
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "startedAt": rec.started_at,
+                            "finishedAt": rec.started_at,
+                            "containerID": ids.get(c["name"], ""),
+                        }
+                    },
+                    ready=True,
+                    started=False,
+                    container_id=ids.get(c["name"], ""),
+                )
+                for c in spec["initContainers"]
+            ]
+        return status
+
+    def _terminated_status(self, pod: Obj, rec: _PodRecord) -> dict[str, Any]:
+        assert rec.started is not None
+        spec = pod.get("spec") or {}
+        status = self._base_status(pod, None)
+        status["phase"] = "Succeeded"
+        for condition in ("PodReadyToStartContainers", "Ready", "ContainersReady"):
+            set_condition(
+                status, condition, "False", "PodCompleted" if "Ready" in condition else ""
+            )
+        _order_conditions(status)
+        finished = now_rfc3339()
+        ids = rec.started.container_ids
+        status["containerStatuses"] = [
+            self._container_status(
+                c,
+                {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": rec.started_at,
+                        "finishedAt": finished,
+                        "containerID": ids.get(c["name"], ""),
+                    }
+                },
+                ready=False,
+                started=False,
+                container_id=ids.get(c["name"], ""),
+            )
+            for c in spec.get("containers") or []
+        ]
+        return status
+
+    @staticmethod
+    def _container_status(
+        container: Obj,
+        state: dict[str, Any],
+        *,
+        ready: bool,
+        started: bool,
+        container_id: str = "",
+    ) -> dict[str, Any]:
+        image = str(container.get("image", ""))
+        status: dict[str, Any] = {
+            "name": container["name"],
+            "state": state,
+            "lastState": {},
+            "ready": ready,
+            "restartCount": 0,
+            "image": normalize_image(image),
+            "imageID": image_id(image) if container_id else "",
+            "started": started,
+        }
+        if container_id:
+            status["containerID"] = container_id
+        mounts = _volume_mounts(container)
+        if mounts:
+            status["volumeMounts"] = mounts
+        return status
+
+
+__all__ = [
+    "Kubelet",
+    "go_duration",
+    "image_id",
+    "node_address",
+    "node_object",
+    "normalize_image",
+    "qos_class",
+    "register_nodes",
+    "set_node_ready",
+]

@@ -1,0 +1,185 @@
+"""Start, inspect and stop the simulated cluster as a background process.
+
+Used by ``conformance sim up|status|down|clean`` and by the pytest plugin when the
+inventory asks for the embedded cluster. Waiting is event-driven: readiness comes
+over a pipe, and process exit is awaited through a pidfd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.sim.control_plane import STATE_FILE, SimConfig
+
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 60.0
+LOG_FILE = "sim.log"
+
+
+class SimError(Exception):
+    """A failure to report to the user in one screen (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Running:
+    pid: int
+    url: str
+    kubeconfig: Path
+    inventory: Path
+    state_dir: Path
+    info: dict[str, Any]
+
+
+def _log_tail(state_dir: Path, lines: int = 15) -> str:
+    log = state_dir / LOG_FILE
+    if not log.exists():
+        return "(no log)"
+    text = log.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def status(state_dir: Path) -> Running | None:
+    """The running simulator described by ``state_dir``, or None."""
+    state = state_dir / STATE_FILE
+    if not state.exists():
+        return None
+    try:
+        info = json.loads(state.read_text())
+        pid = int(info["pid"])
+    except (ValueError, KeyError, OSError):
+        return None
+    if not _alive(pid):
+        return None
+    return Running(
+        pid=pid,
+        url=info["url"],
+        kubeconfig=Path(info["kubeconfig"]),
+        inventory=Path(info["inventory"]),
+        state_dir=state_dir,
+        info=info,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def up(config: SimConfig, *, timeout: float = START_TIMEOUT) -> Running:
+    """Start the daemon in its own session; return once it serves (or raise SimError)."""
+    state_dir = Path(config.state_dir)
+    running = status(state_dir)
+    if running is not None:
+        raise SimError(
+            f"a simulated cluster is already running (pid {running.pid}, {running.url}); "
+            "`conformance sim down` stops it"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    read_fd, write_fd = os.pipe()
+    log = (state_dir / LOG_FILE).open("ab")
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "conformance.sim.daemon",
+                "--config",
+                config.model_dump_json(),
+                "--ready-fd",
+                str(write_fd),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+    finally:
+        os.close(write_fd)
+        log.close()
+    message = _read_line(read_fd, timeout)
+    os.close(read_fd)
+    if message is None or not message.get("ready"):
+        if process.poll() is None:
+            process.terminate()
+            _wait_exit(process.pid, STOP_TIMEOUT)
+        why = (message or {}).get("error") or f"no answer within {timeout:.0f}s"
+        raise SimError(
+            f"the simulated cluster did not start: {why}\n"
+            f"last lines of {state_dir / LOG_FILE}:\n{_log_tail(state_dir)}"
+        )
+    running = status(state_dir)
+    if running is None:
+        raise SimError(f"the simulated cluster started but wrote no {STATE_FILE} in {state_dir}")
+    return running
+
+
+def _read_line(fd: int, timeout: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    while b"\n" not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buffer += chunk
+    try:
+        value = json.loads(buffer.split(b"\n", 1)[0] or b"null")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait for any process (not only our child) to exit, via pidfd; True if it did."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            try:
+                os.waitpid(pid, os.WNOHANG)  # reap if it is our child
+            except ChildProcessError:
+                pass
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
+def down(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop the daemon (SIGTERM, then SIGKILL) and remove its state; True if one ran."""
+    running = status(state_dir)
+    if running is not None:
+        os.kill(running.pid, signal.SIGTERM)
+        if not _wait_exit(running.pid, timeout):
+            os.killpg(running.pid, signal.SIGKILL)
+            _wait_exit(running.pid, 10)
+    remove_state(state_dir)
+    return running is not None
+
+
+def remove_state(state_dir: Path) -> None:
+    if state_dir.exists():
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -1,0 +1,320 @@
+"""The node side of the simulated cluster, behind one interface.
+
+Controllers (kubelet, provisioner) and the API server's exec and log handlers talk to
+nodes only through :class:`NodeRuntime`, so the kernel-backed runtime (namespaces,
+loop devices, sshd) can replace :class:`InMemoryRuntime` without touching them.
+
+Contract, for every implementation:
+
+- ``add_node`` runs once per node (the kubelet calls it for every Node object it
+  serves) before anything is placed on it; the address and pod CIDR come from the
+  Node object, so the runtime must use them.
+- ``provision`` creates the backing store of a dynamically provisioned PV;
+  ``attach`` may also be given a static PV that was never provisioned, and then
+  creates its backing store (the administrator's pre-existing disk).
+- ``start_pod`` receives only PVC-backed volumes, each already attached to the node.
+- Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`.
+- Latency from the profile is added by the controllers, not by the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+# Stream numbers as the Kubernetes exec channel protocol numbers them.
+STDOUT = 1
+STDERR = 2
+
+EXEC_UNSUPPORTED = b"exec needs the kernel-backed node runtime\n"
+
+
+class RuntimeFailure(Exception):
+    """A node-side operation failed; the message is meant for an event."""
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """Where one container mounts a volume (a pod's spec.containers[].volumeMounts[])."""
+
+    container: str
+    path: str
+    read_only: bool = False
+    sub_path: str = ""
+
+
+@dataclass(frozen=True)
+class PodVolume:
+    """A PVC-backed volume of a pod, resolved to its PV."""
+
+    name: str  # the pod's spec.volumes[].name
+    claim_name: str
+    pv_name: str
+    mounts: tuple[VolumeMount, ...]
+    read_only: bool  # spec.volumes[].persistentVolumeClaim.readOnly
+    pv: Obj = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def mount_paths(self) -> tuple[str, ...]:
+        return tuple(mount.path for mount in self.mounts)
+
+
+@dataclass(frozen=True)
+class PodStarted:
+    pod_ip: str
+    container_ids: dict[str, str]  # container name (init containers too) -> "sim://<id>"
+    note: str | None = None  # e.g. the image's command was replaced by a long sleep
+
+
+class ExecSession(Protocol):
+    """One exec'd process; the API server's WebSocket handler drives it."""
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next (STDOUT or STDERR, chunk) of output; None once both streams ended."""
+        ...
+
+    async def write_stdin(self, data: bytes) -> None:
+        """Feed stdin (ignored when the session was opened without stdin)."""
+        ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def resize(self, width: int, height: int) -> None:
+        """Terminal size for tty sessions (the resize channel)."""
+        ...
+
+    async def wait(self) -> int:
+        """The exit code once the process ended."""
+        ...
+
+    async def kill(self) -> None:
+        """Kill the process if it still runs (the client went away); harmless after exit."""
+        ...
+
+
+class NodeRuntime(Protocol):
+    """What the control plane asks of nodes."""
+
+    runtime_version: str  # nodeInfo.containerRuntimeVersion, e.g. "sim-memory://0.1.0"
+
+    async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None: ...
+
+    async def provision(self, pv: Obj, storage_class: Obj) -> None: ...
+
+    async def delete_volume(self, pv: Obj) -> None: ...
+
+    async def attach(self, node: str, pv: Obj) -> None: ...
+
+    async def detach(self, node: str, pv: Obj) -> None: ...
+
+    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted: ...
+
+    async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None: ...
+
+    async def exec(
+        self,
+        node: str,
+        pod: Obj,
+        container: str,
+        command: list[str],
+        *,
+        stdin: bool,
+        tty: bool,
+    ) -> ExecSession: ...
+
+    async def logs(self, node: str, pod: Obj, container: str) -> str: ...
+
+
+# --- the in-memory runtime ----------------------------------------------------------
+
+
+class MemoryExecSession:
+    """An exec that cannot run anything: its output is fixed, then it exits."""
+
+    def __init__(self, output: list[tuple[int, bytes]], exit_code: int) -> None:
+        self._output: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        for chunk in output:
+            self._output.put_nowait(chunk)
+        self._output.put_nowait(None)
+        self._exit_code = exit_code
+
+    async def read(self) -> tuple[int, bytes] | None:
+        if self._output.empty():
+            return None
+        return await self._output.get()
+
+    async def write_stdin(self, data: bytes) -> None:
+        return None
+
+    async def close_stdin(self) -> None:
+        return None
+
+    async def resize(self, width: int, height: int) -> None:
+        return None
+
+    async def wait(self) -> int:
+        return self._exit_code
+
+    async def kill(self) -> None:
+        return None
+
+
+@dataclass
+class _MemoryNode:
+    address: str
+    network: ipaddress.IPv4Network
+    used: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _MemoryPod:
+    node: str
+    namespace: str
+    name: str
+    ip: str
+    containers: dict[str, str]  # name -> image
+    started_at: str
+
+
+class InMemoryRuntime:
+    """Nodes without a kernel: volumes are dicts of files, pods are records with an IP.
+
+    Pod IPs come from the node's pod CIDR (10.244.<node number>.0/24): they are
+    strings only, nothing is ever sent to them. Nothing runs, so exec answers 126.
+    """
+
+    runtime_version = "sim-memory://0.1.0"
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, _MemoryNode] = {}
+        self.volumes: dict[str, dict[str, bytes]] = {}  # PV name -> path -> content
+        self.attachments: dict[str, set[str]] = {}  # PV name -> nodes
+        self.pods: dict[str, _MemoryPod] = {}  # pod uid -> record
+        self.stopped: list[tuple[str, str, float]] = []  # (pod uid, node, grace) as asked
+
+    async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None:
+        self.nodes.setdefault(name, _MemoryNode(address, ipaddress.IPv4Network(pod_cidr)))
+
+    def _node(self, name: str) -> _MemoryNode:
+        node = self.nodes.get(name)
+        if node is None:
+            raise RuntimeFailure(f'node "{name}" is not known to the node runtime')
+        return node
+
+    async def provision(self, pv: Obj, storage_class: Obj) -> None:
+        self.volumes.setdefault(_name(pv), {})
+
+    async def delete_volume(self, pv: Obj) -> None:
+        name = _name(pv)
+        if self.attachments.get(name):
+            nodes = ", ".join(sorted(self.attachments[name]))
+            raise RuntimeFailure(f"volume {name} is still attached to {nodes}")
+        self.volumes.pop(name, None)
+
+    async def attach(self, node: str, pv: Obj) -> None:
+        self._node(node)
+        name = _name(pv)
+        self.volumes.setdefault(name, {})  # a static PV's disk exists before its first use
+        self.attachments.setdefault(name, set()).add(node)
+
+    async def detach(self, node: str, pv: Obj) -> None:
+        nodes = self.attachments.get(_name(pv))
+        if nodes is not None:
+            nodes.discard(node)
+            if not nodes:
+                del self.attachments[_name(pv)]
+
+    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
+        state = self._node(node)
+        for volume in volumes:
+            if node not in self.attachments.get(volume.pv_name, set()):
+                raise RuntimeFailure(f"volume {volume.pv_name} is not attached to node {node}")
+        m = pod["metadata"]
+        uid = m["uid"]
+        if uid in self.pods:
+            record = self.pods[uid]
+        else:
+            host = next(n for n in range(2, state.network.num_addresses - 1) if n not in state.used)
+            state.used.add(host)
+            spec = pod.get("spec") or {}
+            containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+            record = _MemoryPod(
+                node,
+                m.get("namespace", ""),
+                m["name"],
+                str(state.network.network_address + host),
+                {c["name"]: c.get("image", "") for c in containers},
+                datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            )
+            self.pods[uid] = record
+        ids = {
+            name: "sim://" + hashlib.sha256(f"{uid}/{name}".encode()).hexdigest()
+            for name in record.containers
+        }
+        return PodStarted(record.ip, ids)
+
+    async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
+        uid = pod["metadata"]["uid"]
+        self.stopped.append((uid, node, grace_seconds))
+        record = self.pods.pop(uid, None)
+        if record is not None and record.node in self.nodes:
+            host = int(ipaddress.IPv4Address(record.ip)) - int(
+                self.nodes[record.node].network.network_address
+            )
+            self.nodes[record.node].used.discard(host)
+
+    def _pod(self, node: str, pod: Obj, container: str) -> _MemoryPod:
+        m = pod["metadata"]
+        record = self.pods.get(m.get("uid", ""))
+        if record is None or record.node != node:
+            raise RuntimeFailure(f'pod "{m.get("name")}" is not running on node "{node}"')
+        if container not in record.containers:
+            raise RuntimeFailure(f'container "{container}" not found in pod "{m.get("name")}"')
+        return record
+
+    async def exec(
+        self,
+        node: str,
+        pod: Obj,
+        container: str,
+        command: list[str],
+        *,
+        stdin: bool,
+        tty: bool,
+    ) -> ExecSession:
+        self._pod(node, pod, container)
+        return MemoryExecSession([(STDERR, EXEC_UNSUPPORTED)], 126)
+
+    async def logs(self, node: str, pod: Obj, container: str) -> str:
+        record = self._pod(node, pod, container)
+        return (
+            f"{record.started_at} container {container} of pod {record.namespace}/"
+            f"{record.name} started on node {node} (image {record.containers[container]}); "
+            "the in-memory node runtime runs no processes\n"
+        )
+
+
+def _name(pv: Obj) -> str:
+    name: str = pv["metadata"]["name"]
+    return name
+
+
+__all__ = [
+    "EXEC_UNSUPPORTED",
+    "STDERR",
+    "STDOUT",
+    "ExecSession",
+    "InMemoryRuntime",
+    "MemoryExecSession",
+    "NodeRuntime",
+    "PodStarted",
+    "PodVolume",
+    "RuntimeFailure",
+    "VolumeMount",
+]

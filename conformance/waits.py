@@ -1,0 +1,152 @@
+"""Wait for a condition on a set of Kubernetes objects by watching, never by sleeping.
+
+A wait lists once, then follows a watch from the list's resourceVersion, resuming
+after dropped streams and re-listing on 410 Gone. It ends when the predicate holds
+for the objects seen, or fails with a description of what it last saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from kubernetes import watch
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError, ProtocolError
+
+T = TypeVar("T")
+
+TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+
+
+class WaitTimeout(AssertionError):
+    """A wait that did not see its condition; the message says what it saw instead."""
+
+
+@dataclass
+class Seen(Generic[T]):
+    """The objects a wait has seen, by name, plus the order of events (for ordering checks)."""
+
+    objects: dict[str, T] = field(default_factory=dict)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (type, name)
+
+    def items(self) -> list[T]:
+        return [self.objects[name] for name in sorted(self.objects)]
+
+
+def _name(obj: Any) -> str:
+    metadata = obj.metadata if hasattr(obj, "metadata") else obj["metadata"]
+    return str(metadata.name if hasattr(metadata, "name") else metadata["name"])
+
+
+def _rv(result: Any) -> str:
+    metadata = result.metadata if hasattr(result, "metadata") else result["metadata"]
+    value = metadata.resource_version if hasattr(metadata, "resource_version") else metadata[
+        "resourceVersion"
+    ]
+    return str(value)
+
+
+def wait_for(
+    list_fn: Callable[..., Any],
+    predicate: Callable[[Seen[Any]], bool],
+    *,
+    timeout: float,
+    describe: Callable[[Seen[Any]], str] | None = None,
+    what: str = "condition",
+    seen: Seen[Any] | None = None,
+    since: str | None = None,
+    **list_kwargs: Any,
+) -> Seen[Any]:
+    """Follow ``list_fn`` (e.g. ``core.list_namespaced_pod``) until ``predicate(seen)`` holds.
+
+    ``describe(seen)`` renders the last state for the timeout message; pass a ``seen``
+    to keep one event history across several waits. ``since`` (a resourceVersion taken
+    before acting) skips the initial list, so every change after it is an event in
+    ``seen.events``: that is how creation order is judged.
+    """
+    deadline = time.monotonic() + timeout
+    seen = seen if seen is not None else Seen()
+    if since is None:
+        resource_version = _relist(list_fn, seen, deadline, list_kwargs)
+    else:
+        resource_version = since
+    while not predicate(seen):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            detail = describe(seen) if describe else _default_describe(seen)
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last seen:\n{detail}")
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(
+                list_fn,
+                resource_version=resource_version,
+                timeout_seconds=max(1, int(remaining + 0.999)),
+                _request_timeout=remaining + 5,
+                **list_kwargs,
+            ):
+                kind = event["type"]
+                obj = event["object"]
+                if kind == "ERROR":
+                    raw = event.get("raw_object") or {}
+                    if raw.get("code") == 410:
+                        resource_version = _relist(list_fn, seen, deadline, list_kwargs)
+                        break
+                    continue
+                if kind == "BOOKMARK":
+                    resource_version = stream.resource_version
+                    continue
+                name = _name(obj)
+                seen.events.append((kind, name))
+                if kind == "DELETED":
+                    seen.objects.pop(name, None)
+                else:
+                    seen.objects[name] = obj
+                resource_version = _rv(obj)
+                if predicate(seen) or time.monotonic() >= deadline:
+                    break
+        except ApiException as exc:
+            if exc.status == 410:
+                resource_version = _relist(list_fn, seen, deadline, list_kwargs)
+            elif exc.status not in TRANSIENT_CODES:
+                raise
+        except (ProtocolError, HTTPError, ConnectionError):
+            pass  # a dropped watch: resume from the last resourceVersion
+        finally:
+            stream.stop()
+    return seen
+
+
+def _relist(
+    list_fn: Callable[..., Any], seen: Seen[Any], deadline: float, kwargs: dict[str, Any]
+) -> str:
+    """List (retrying transient errors until the deadline) and replace the seen objects."""
+    backoff = 0.1
+    while True:
+        try:
+            result = list_fn(**kwargs)
+            break
+        except ApiException as exc:
+            if exc.status not in TRANSIENT_CODES or time.monotonic() >= deadline:
+                raise
+        except (ProtocolError, HTTPError, ConnectionError):
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(backoff)  # backoff before retrying a transient error, not synchronization
+        backoff = min(backoff * 2, 2.0)
+    items = result.items if hasattr(result, "items") else result["items"]
+    seen.objects = {_name(item): item for item in items}
+    return _rv(result)
+
+
+def _default_describe(seen: Seen[Any]) -> str:
+    if not seen.objects:
+        return "  (no objects)"
+    lines = []
+    for name, obj in sorted(seen.objects.items()):
+        status = getattr(obj, "status", None)
+        phase = getattr(status, "phase", None) if status is not None else None
+        lines.append(f"  {name}: {phase or 'no phase'}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Fixtures that start the simulated cluster the way users do, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from conformance.sim import lifecycle
+from conformance.sim.control_plane import SimConfig
+
+KUBECTL = shutil.which("kubectl")
+
+
+@dataclass
+class Sim:
+    running: lifecycle.Running
+    api: client.ApiClient
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def storage(self) -> client.StorageV1Api:
+        return client.StorageV1Api(self.api)
+
+
+def start_sim(state_dir: Path, **settings: object) -> Sim:
+    running = lifecycle.up(SimConfig(state_dir=str(state_dir), **settings))  # type: ignore[arg-type]
+    api = config.new_client_from_config(config_file=str(running.kubeconfig))
+    return Sim(running, api)
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    """One simulated cluster per test session (per xdist worker), fast profile, no faults."""
+    state_dir = tmp_path_factory.mktemp("sim")
+    started = start_sim(state_dir, nodes=3)
+    yield started
+    started.api.close()
+    lifecycle.down(state_dir)
+
+
+@pytest.fixture
+def namespace(sim: Sim) -> Iterator[str]:
+    """A fresh namespace, deleted after the test."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    sim.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    sim.core.delete_namespace(name)
+
+
+@dataclass
+class Kubectl:
+    kubeconfig: Path
+    home: Path
+
+    def __call__(self, *args: str, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        if KUBECTL is None:
+            pytest.skip("kubectl is not on the PATH")
+        env = {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig)}
+        return subprocess.run(
+            [KUBECTL, "--cache-dir", str(self.home / "cache"), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=stdin,
+            check=False,
+        )
+
+
+@pytest.fixture
+def kubectl(sim: Sim, tmp_path: Path) -> Kubectl:
+    """The real kubectl against the sim, with its own HOME and cache (no cached discovery)."""
+    return Kubectl(sim.running.kubeconfig, tmp_path)
