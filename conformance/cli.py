@@ -47,7 +47,9 @@ def _parse_fault(text: str) -> tuple[str, float | None]:
         try:
             value = float(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--fault {text}: the value must be a number") from None
+            raise argparse.ArgumentTypeError(
+                f"--fault {text}: the value must be a number"
+            ) from None
     try:
         return name, faults.check_value(name, value)
     except ValueError as exc:

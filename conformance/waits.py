@@ -21,6 +21,9 @@ T = TypeVar("T")
 TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
 
 
+_WATCH: Any = watch.Watch  # the client's Watch is untyped
+
+
 class WaitTimeout(AssertionError):
     """A wait that did not see its condition; the message says what it saw instead."""
 
@@ -43,9 +46,11 @@ def _name(obj: Any) -> str:
 
 def _rv(result: Any) -> str:
     metadata = result.metadata if hasattr(result, "metadata") else result["metadata"]
-    value = metadata.resource_version if hasattr(metadata, "resource_version") else metadata[
-        "resourceVersion"
-    ]
+    value = (
+        metadata.resource_version
+        if hasattr(metadata, "resource_version")
+        else metadata["resourceVersion"]
+    )
     return str(value)
 
 
@@ -69,16 +74,15 @@ def wait_for(
     """
     deadline = time.monotonic() + timeout
     seen = seen if seen is not None else Seen()
-    if since is None:
-        resource_version = _relist(list_fn, seen, deadline, list_kwargs)
-    else:
-        resource_version = since
+    resource_version = since or _relist(list_fn, seen, deadline, list_kwargs)
     while not predicate(seen):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             detail = describe(seen) if describe else _default_describe(seen)
-            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last seen:\n{detail}")
-        stream = watch.Watch()
+            raise WaitTimeout(
+                f"timed out after {timeout:.0f}s waiting for {what}; last seen:\n{detail}"
+            )
+        stream: Any = _WATCH()
         try:
             for event in stream.stream(
                 list_fn,
@@ -96,7 +100,7 @@ def wait_for(
                         break
                     continue
                 if kind == "BOOKMARK":
-                    resource_version = stream.resource_version
+                    resource_version = str(stream.resource_version)
                     continue
                 name = _name(obj)
                 seen.events.append((kind, name))

@@ -126,7 +126,9 @@ class SimCluster:
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"https://{self.config.host}:{port}"
-        tls.write_kubeconfig(self.kubeconfig, server_url=self.url, creds=self.creds, cluster_name=CONTEXT)
+        tls.write_kubeconfig(
+            self.kubeconfig, server_url=self.url, creds=self.creds, cluster_name=CONTEXT
+        )
         self._write_inventory()
         self._write_state()
         log.info("simulated cluster serving at %s with %d nodes", self.url, len(names))

@@ -7,6 +7,7 @@ over a pipe, and process exit is awaited through a pidfd.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -71,13 +72,21 @@ def status(state_dir: Path) -> Running | None:
 
 
 def _alive(pid: int) -> bool:
+    """True while the process runs; a zombie nobody reaped yet counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+is_running = _alive
 
 
 def up(config: SimConfig, *, timeout: float = START_TIMEOUT) -> Running:
@@ -159,10 +168,8 @@ def _wait_exit(pid: int, timeout: float) -> bool:
     try:
         ready, _, _ = select.select([fd], [], [], timeout)
         if ready:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)  # reap if it is our child
-            except ChildProcessError:
-                pass
         return bool(ready)
     finally:
         os.close(fd)

@@ -67,7 +67,9 @@ class Kubectl:
     kubeconfig: Path
     home: Path
 
-    def __call__(self, *args: str, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         if KUBECTL is None:
             pytest.skip("kubectl is not on the PATH")
         env = {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig)}

@@ -12,7 +12,11 @@ def service(name: str = "web", app: str = "web") -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": {"app": app}},
-        "spec": {"clusterIP": "None", "selector": {"app": app}, "ports": [{"port": 80, "name": "web"}]},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"app": app},
+            "ports": [{"port": 80, "name": "web"}],
+        },
     }
 
 
@@ -56,7 +60,12 @@ def statefulset(
     }
     if retention:
         spec["persistentVolumeClaimRetentionPolicy"] = retention
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def as_yaml(*documents: dict[str, Any]) -> str:

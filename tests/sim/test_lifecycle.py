@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from conformance.sim import lifecycle
 from tests.conftest import run
 
 
@@ -49,8 +49,7 @@ def test_up_status_faults_down_leave_nothing(tmp_path: Path) -> None:
     code, out = cli("down", "--state-dir", str(state))
     assert code == 0, out
     assert not state.exists()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert not lifecycle.is_running(pid)
     code, out = cli("status", "--state-dir", str(state))
     assert code == 1
     assert "no simulated cluster is running" in out
@@ -58,7 +57,6 @@ def test_up_status_faults_down_leave_nothing(tmp_path: Path) -> None:
 
 def test_api_5xx_rate_fails_some_requests(tmp_path: Path) -> None:
     from tests.sim.conftest import start_sim
-    from conformance.sim import lifecycle
 
     sim = start_sim(tmp_path / "sim", nodes=1, faults={"api-5xx": 0.5})
     try:
@@ -69,7 +67,7 @@ def test_api_5xx_rate_fails_some_requests(tmp_path: Path) -> None:
                 outcomes.append(200)
             except ApiException as exc:
                 outcomes.append(exc.status)
-        assert 503 in outcomes and 200 in outcomes
+        assert {200, 503} <= set(outcomes)
     finally:
         sim.api.close()
         lifecycle.down(tmp_path / "sim")
@@ -77,7 +75,6 @@ def test_api_5xx_rate_fails_some_requests(tmp_path: Path) -> None:
 
 def test_watch_drop_closes_streams_early(tmp_path: Path) -> None:
     from tests.sim.conftest import start_sim
-    from conformance.sim import lifecycle
 
     sim = start_sim(tmp_path / "sim", nodes=1, faults={"watch-drop": 1})
     try:

@@ -41,8 +41,13 @@ def test_scheduled_pod_terminates_gracefully(store: Store) -> None:
     store.create(POD, {"metadata": {"name": "p"}, "spec": spec}, "demo")
     first = store.delete(POD, "demo", "p")
     assert first["metadata"]["deletionGracePeriodSeconds"] == 30
-    store.mutate(POD, "demo", "p", lambda o: o.setdefault("status", {}).update(phase="Running"),
-                 subresource="status")
+    store.mutate(
+        POD,
+        "demo",
+        "p",
+        lambda o: o.setdefault("status", {}).update(phase="Running"),
+        subresource="status",
+    )
     assert store.find(POD, "demo", "p") is not None  # a status write does not end the grace period
     store.delete(POD, "demo", "p", grace_period=0)
     assert store.find(POD, "demo", "p") is None
@@ -57,7 +62,10 @@ def test_unscheduled_pod_goes_at_once(store: Store) -> None:
 def test_watch_sees_objects_leave_and_enter_its_selector(store: Store) -> None:
     store.create(CM, {"metadata": {"name": "a", "labels": {"tier": "db"}}}, "demo")
     watcher = store.watch(
-        CM, "demo", store.resource_version, lambda o: o["metadata"].get("labels", {}).get("tier") == "db"
+        CM,
+        "demo",
+        store.resource_version,
+        lambda o: o["metadata"].get("labels", {}).get("tier") == "db",
     )
     store.mutate(CM, "demo", "a", lambda o: o["metadata"]["labels"].update(tier="web"))
     store.mutate(CM, "demo", "a", lambda o: o["metadata"]["labels"].update(tier="db"))
@@ -75,7 +83,9 @@ def test_resume_from_compacted_version_is_gone(store: Store) -> None:
 
 
 def test_terminating_namespace_refuses_new_objects(store: Store) -> None:
-    store.mutate(NS, None, "demo", lambda o: o.setdefault("spec", {}).update(finalizers=["kubernetes"]))
+    store.mutate(
+        NS, None, "demo", lambda o: o.setdefault("spec", {}).update(finalizers=["kubernetes"])
+    )
     store.delete(NS, None, "demo")
     with pytest.raises(errors.ApiError) as refused:
         store.create(CM, {"metadata": {"name": "late"}}, "demo")

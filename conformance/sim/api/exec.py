@@ -42,7 +42,9 @@ def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("true", "1")
 
 
-def _running_pod(api: ApiServer, kind: Kind, namespace: str, name: str, container: str) -> tuple[dict[str, Any], str, str]:
+def _running_pod(
+    api: ApiServer, kind: Kind, namespace: str, name: str, container: str
+) -> tuple[dict[str, Any], str, str]:
     pod = api.store.get(kind, namespace, name)
     containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
     container = container or (containers[0] if containers else "")
@@ -57,18 +59,24 @@ def _running_pod(api: ApiServer, kind: Kind, namespace: str, name: str, containe
             f"cannot exec into a container in a completed pod; current phase is {phase}"
         )
     if phase != "Running":
-        raise errors.bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
+        raise errors.bad_request(
+            f'unable to upgrade connection: container not found ("{container}")'
+        )
     return pod, node, container
 
 
 def install(api: ApiServer, runtime: NodeRuntime) -> None:
     """Serve pods/exec and pods/log from ``runtime``."""
 
-    async def exec_ws(request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
+    async def exec_ws(
+        request: web.Request, kind: Kind, namespace: str, name: str
+    ) -> web.StreamResponse:
         command = request.query.getall("command", [])
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
-        pod, node, container = _running_pod(api, kind, namespace, name, request.query.get("container", ""))
+        pod, node, container = _running_pod(
+            api, kind, namespace, name, request.query.get("container", "")
+        )
         ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True)
         ready = ws.can_prepare(request)
         if not ready.ok:
@@ -117,17 +125,23 @@ def install(api: ApiServer, runtime: NodeRuntime) -> None:
             await ws.close()
         return ws
 
-    async def exec_plain(request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
+    async def exec_plain(
+        request: web.Request, kind: Kind, namespace: str, name: str
+    ) -> web.StreamResponse:
         _running_pod(api, kind, namespace, name, request.query.get("container", ""))
         raise errors.bad_request(
             "Upgrade request required: this cluster serves exec over WebSocket "
             f"({', '.join(PROTOCOLS)})"
         )
 
-    async def log(request: web.Request, kind: Kind, namespace: str, name: str) -> web.StreamResponse:
+    async def log(
+        request: web.Request, kind: Kind, namespace: str, name: str
+    ) -> web.StreamResponse:
         pod = api.store.get(kind, namespace, name)
         containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-        container = request.query.get("container") or (containers[0] if len(containers) == 1 else "")
+        container = request.query.get("container") or (
+            containers[0] if len(containers) == 1 else ""
+        )
         if not container:
             raise errors.bad_request(
                 f"a container name must be specified for pod {name}, choose one of: {containers}"

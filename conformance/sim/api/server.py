@@ -527,7 +527,8 @@ class ApiServer:
                         "field": "spec.replicas",
                     }
                 ],
-                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0',
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                f"{replicas}: must be greater than or equal to 0",
             )
         given_rv = (scale.get("metadata") or {}).get("resourceVersion")
         if given_rv and given_rv != current["metadata"]["resourceVersion"]:

@@ -255,6 +255,10 @@ class Store:
                 hook(kind, new, current)
             for hook in self.validate:
                 hook(kind, new, current)
+            if json.dumps(new.get("spec"), sort_keys=True) != json.dumps(
+                current.get("spec"), sort_keys=True
+            ):
+                new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
         return self._commit(kind, key, current, new)
 
     def _merge_for_update(self, kind: Kind, current: Obj, obj: Obj, subresource: str | None) -> Obj:
@@ -287,10 +291,6 @@ class Store:
                 new["status"] = copy.deepcopy(current["status"])
             else:
                 new.pop("status", None)
-        if json.dumps(new.get("spec"), sort_keys=True) != json.dumps(
-            current.get("spec"), sort_keys=True
-        ):
-            m["generation"] = int(old_meta.get("generation", 1)) + 1
         return new
 
     def _commit(self, kind: Kind, key: Key, current: Obj, new: Obj) -> Obj:

@@ -36,6 +36,8 @@ class GarbageCollector(Controller):
         if event.type == "DELETED":
             self._owners.pop(uid, None)
             yield (_UID, uid)
+            for owner in _owner_uids(event.object):
+                yield (_UID, owner)  # a foreground owner may now be free to go
             return
         self._owners[uid] = (event.kind, m.get("namespace", ""), m["name"])
         finalizers = m.get("finalizers") or []
