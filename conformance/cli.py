@@ -69,13 +69,17 @@ def _sim_up(args: argparse.Namespace) -> int:
             print(exc.render(), file=sys.stderr)
             return EXIT_INVALID
         base = loaded.model_dump(mode="json", include={"storage", "workload", "timeouts"})
-        if loaded.cluster.sim is not None:
-            settings.update(loaded.cluster.sim.faults)
+        sim_settings = loaded.cluster.sim
+        if sim_settings is not None:
+            settings.update(sim_settings.faults)
+            args.nodes = args.nodes or sim_settings.nodes
+            args.profile = args.profile or sim_settings.profile.value
+            args.seed = sim_settings.seed if args.seed is None else args.seed
     settings.update(dict(args.fault or []))
     config = SimConfig(
-        nodes=args.nodes,
-        profile=args.profile,
-        seed=args.seed,
+        nodes=args.nodes or 3,
+        profile=args.profile or "fast",
+        seed=args.seed or 0,
         faults=settings,
         state_dir=str(args.state_dir),
         base_inventory=base,
@@ -85,7 +89,7 @@ def _sim_up(args: argparse.Namespace) -> int:
     except lifecycle.SimError as exc:
         print(f"conformance sim up: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    print(f"simulated cluster up: {running.url} (pid {running.pid}, {args.nodes} nodes)")
+    print(f"simulated cluster up: {running.url} (pid {running.pid}, {config.nodes} nodes)")
     print(f"kubeconfig: {running.kubeconfig}")
     print(f"inventory:  {running.inventory}")
     print(f"try: KUBECONFIG={running.kubeconfig} kubectl get nodes")
@@ -197,9 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the simulator keeps its kubeconfig, inventory and state (default reports/sim)",
     )
     up = sim_commands.add_parser("up", parents=[state], help="start it in the background")
-    up.add_argument("--nodes", type=int, default=3, choices=range(1, 17), metavar="N")
-    up.add_argument("--profile", choices=("fast", "realistic"), default="fast")
-    up.add_argument("--seed", type=int, default=0, help="seed for latency jitter and fault rates")
+    up.add_argument(
+        "--nodes", type=int, choices=range(1, 17), metavar="N", help="1-16 (default 3)"
+    )
+    up.add_argument("--profile", choices=("fast", "realistic"), help="latency (default fast)")
+    up.add_argument("--seed", type=int, help="seed for latency jitter (default 0)")
     up.add_argument(
         "--fault",
         action="append",

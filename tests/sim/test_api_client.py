@@ -257,3 +257,13 @@ def test_namespace_deletion_cascades(sim: Sim) -> None:
         timeout=30,
         what=f"namespace {name} gone",
     )
+
+
+def test_delete_collection_by_label(sim: Sim, namespace: str) -> None:
+    for name, tier in (("a", "db"), ("b", "web")):
+        sim.core.create_namespaced_config_map(
+            namespace, {"metadata": {"name": name, "labels": {"tier": tier}}}
+        )
+    sim.core.delete_collection_namespaced_config_map(namespace, label_selector="tier=db")
+    left = sim.core.list_namespaced_config_map(namespace).items
+    assert [cm.metadata.name for cm in left] == ["b"]
