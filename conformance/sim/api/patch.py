@@ -24,8 +24,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import json_merge_patch  # type: ignore[import-untyped]
-import jsonpatch  # type: ignore[import-untyped]
+import json_merge_patch
+import jsonpatch
 import jsonpointer  # type: ignore[import-untyped]
 
 __all__ = [
