@@ -201,9 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the simulator keeps its kubeconfig, inventory and state (default reports/sim)",
     )
     up = sim_commands.add_parser("up", parents=[state], help="start it in the background")
-    up.add_argument(
-        "--nodes", type=int, choices=range(1, 17), metavar="N", help="1-16 (default 3)"
-    )
+    up.add_argument("--nodes", type=int, choices=range(1, 17), metavar="N", help="1-16 (default 3)")
     up.add_argument("--profile", choices=("fast", "realistic"), help="latency (default fast)")
     up.add_argument("--seed", type=int, help="seed for latency jitter (default 0)")
     up.add_argument(
