@@ -26,7 +26,7 @@ from typing import Any
 
 import json_merge_patch
 import jsonpatch
-import jsonpointer  # type: ignore[import-untyped]
+import jsonpointer
 
 __all__ = [
     "MERGE_KEYS",

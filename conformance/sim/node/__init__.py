@@ -1,0 +1,1 @@
+"""Kernel-backed nodes: namespaces with a real sshd, loop-device disks, pods, exec."""
