@@ -77,6 +77,7 @@ def _sim_up(args: argparse.Namespace) -> int:
             args.seed = sim_settings.seed if args.seed is None else args.seed
     settings.update(dict(args.fault or []))
     config = SimConfig(
+        runtime=args.runtime,
         nodes=args.nodes or 3,
         profile=args.profile or "fast",
         seed=args.seed or 0,
@@ -203,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = sim_commands.add_parser("up", parents=[state], help="start it in the background")
     up.add_argument("--nodes", type=int, choices=range(1, 17), metavar="N", help="1-16 (default 3)")
     up.add_argument("--profile", choices=("fast", "realistic"), help="latency (default fast)")
+    up.add_argument(
+        "--runtime",
+        choices=("kernel", "memory"),
+        default="kernel",
+        help="kernel: nodes on namespaces, loop disks and sshd (needs root, the default); "
+        "memory: the API and controllers only",
+    )
     up.add_argument("--seed", type=int, help="seed for latency jitter (default 0)")
     up.add_argument(
         "--fault",

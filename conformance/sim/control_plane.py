@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from aiohttp import web
@@ -55,6 +55,7 @@ class SimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nodes: int = Field(default=3, ge=1, le=16)
+    runtime: Literal["kernel", "memory"] = "kernel"  # memory: API only, no root needed
     profile: str = "fast"
     seed: int = 0
     faults: dict[str, float | bool | None] = Field(default_factory=dict)
@@ -75,13 +76,20 @@ class SimCluster:
         self.timing = profiles.timing(config.profile, config.seed)
         self.faults = fault_catalog.ActiveFaults(config.faults)
         self.store = Store()
-        self.runtime: NodeRuntime = runtime or InMemoryRuntime()
+        self.runtime: NodeRuntime = runtime or self._make_runtime()
         self.controllers: list[Controller] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.creds: tls.Credentials | None = None
         self.api: api_server.ApiServer | None = None
+
+    def _make_runtime(self) -> NodeRuntime:
+        if self.config.runtime == "memory":
+            return InMemoryRuntime()
+        from conformance.sim.node.runtime import KernelRuntime
+
+        return KernelRuntime(self.state_dir, self.faults)
 
     @property
     def kubeconfig(self) -> Path:
@@ -100,7 +108,12 @@ class SimCluster:
         store.admit.append(pvc_protection)
         self._bootstrap()
         names = node_names(self.config.nodes)
-        register_nodes(store, names, self.runtime)
+        prepare = getattr(self.runtime, "prepare", None)
+        if prepare is not None:
+            subnet: str = await prepare(names)
+            register_nodes(store, names, self.runtime, subnet)
+        else:
+            register_nodes(store, names, self.runtime)
         self.controllers = [
             StatefulSetController(store, self.faults),
             PersistentVolumeController(store, self.runtime, self.timing, self.faults),

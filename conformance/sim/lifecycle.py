@@ -89,8 +89,45 @@ def _alive(pid: int) -> bool:
 is_running = _alive
 
 
+REQUIRED_TOOLS = {
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "lsscsi": "lsscsi",
+    "mkfs.xfs": "xfsprogs",
+    "mkfs.ext4": "e2fsprogs",
+    "losetup": "util-linux",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "ip": "iproute2",
+}
+
+
+def preflight(config: SimConfig) -> None:
+    """Refuse early, in one line, when kernel-backed nodes cannot work here."""
+    if config.runtime != "kernel":
+        return
+    if os.geteuid() != 0:
+        raise SimError(
+            "the simulated nodes need root (network and mount namespaces, loop devices, "
+            "sshd); run as root, or use --runtime memory for an API-only cluster"
+        )
+    missing = sorted(
+        {package for tool, package in REQUIRED_TOOLS.items() if not _which(tool)}
+    )
+    if missing:
+        raise SimError(
+            "the simulated nodes need tools that are not installed; "
+            f"run: apt-get install -y {' '.join(missing)}"
+        )
+
+
+def _which(tool: str) -> bool:
+    return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
+
+
 def up(config: SimConfig, *, timeout: float = START_TIMEOUT) -> Running:
     """Start the daemon in its own session; return once it serves (or raise SimError)."""
+    preflight(config)
     state_dir = Path(config.state_dir)
     running = status(state_dir)
     if running is not None:

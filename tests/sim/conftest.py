@@ -47,7 +47,7 @@ def start_sim(state_dir: Path, **settings: object) -> Sim:
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     """One simulated cluster per test session (per xdist worker), fast profile, no faults."""
     state_dir = tmp_path_factory.mktemp("sim")
-    started = start_sim(state_dir, nodes=3)
+    started = start_sim(state_dir, nodes=3, runtime="memory")
     yield started
     started.api.close()
     lifecycle.down(state_dir)

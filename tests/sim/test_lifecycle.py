@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -22,7 +23,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 def test_up_status_faults_down_leave_nothing(tmp_path: Path) -> None:
     state = tmp_path / "sim"
-    code, out = cli("up", "--state-dir", str(state), "--nodes", "2")
+    code, out = cli("up", "--state-dir", str(state), "--nodes", "2", "--runtime", "memory")
     assert code == 0, out
     pid = int(re.search(r"pid (\d+)", out).group(1))  # type: ignore[union-attr]
     kubeconfig = re.search(r"kubeconfig: (\S+)", out).group(1)  # type: ignore[union-attr]
@@ -58,7 +59,7 @@ def test_up_status_faults_down_leave_nothing(tmp_path: Path) -> None:
 def test_api_5xx_rate_fails_some_requests(tmp_path: Path) -> None:
     from tests.sim.conftest import start_sim
 
-    sim = start_sim(tmp_path / "sim", nodes=1, faults={"api-5xx": 0.5})
+    sim = start_sim(tmp_path / "sim", nodes=1, runtime="memory", faults={"api-5xx": 0.5})
     try:
         outcomes = []
         for _ in range(40):
@@ -76,7 +77,7 @@ def test_api_5xx_rate_fails_some_requests(tmp_path: Path) -> None:
 def test_watch_drop_closes_streams_early(tmp_path: Path) -> None:
     from tests.sim.conftest import start_sim
 
-    sim = start_sim(tmp_path / "sim", nodes=1, faults={"watch-drop": 1})
+    sim = start_sim(tmp_path / "sim", nodes=1, runtime="memory", faults={"watch-drop": 1})
     try:
         started = time.monotonic()
         for _ in watch.Watch().stream(sim.core.list_namespace, timeout_seconds=30):
@@ -85,3 +86,18 @@ def test_watch_drop_closes_streams_early(tmp_path: Path) -> None:
     finally:
         sim.api.close()
         lifecycle.down(tmp_path / "sim")
+
+
+def test_kernel_nodes_without_root_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from conformance.sim.control_plane import SimConfig
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(lifecycle.SimError) as refused:
+        lifecycle.up(SimConfig(state_dir=str(tmp_path / "sim")))
+    message = str(refused.value)
+    assert "need root" in message
+    assert "--runtime memory" in message
+    assert "\n" not in message
+    assert not (tmp_path / "sim").exists()

@@ -98,7 +98,9 @@ def _node_conditions() -> list[dict[str, Any]]:
     ]
 
 
-def node_object(name: str, number: int, runtime_version: str) -> Obj:
+def node_object(
+    name: str, number: int, runtime_version: str, node_subnet: str = NODE_SUBNET
+) -> Obj:
     """A Node as a freshly registered kubelet reports it (number counts from 1)."""
     arch = _arch()
     machine_id = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
@@ -132,7 +134,7 @@ def node_object(name: str, number: int, runtime_version: str) -> Obj:
         "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
         "status": {
             "addresses": [
-                {"type": "InternalIP", "address": f"{NODE_SUBNET}.{number + 1}"},
+                {"type": "InternalIP", "address": f"{node_subnet}.{number + 1}"},
                 {"type": "Hostname", "address": name},
             ],
             "capacity": capacity,
@@ -156,7 +158,9 @@ def node_object(name: str, number: int, runtime_version: str) -> Obj:
     }
 
 
-def register_nodes(store: Store, names: list[str], runtime: NodeRuntime) -> list[Obj]:
+def register_nodes(
+    store: Store, names: list[str], runtime: NodeRuntime, node_subnet: str = NODE_SUBNET
+) -> list[Obj]:
     """Register a Node object per name (node n from 1 gets 10.251.0.<n+1>, 10.244.<n>.0/24).
 
     Existing Nodes are kept. The node side comes up when the :class:`Kubelet` starts:
@@ -168,7 +172,9 @@ def register_nodes(store: Store, names: list[str], runtime: NodeRuntime) -> list
         if existing is not None:
             nodes.append(existing)
             continue
-        created = store.create(NODE, node_object(name, number, runtime.runtime_version))
+        created = store.create(
+            NODE, node_object(name, number, runtime.runtime_version, node_subnet)
+        )
         record(store, created, "Starting", "Starting kubelet.", component=KUBELET, host=name)
         record(
             store,
