@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import ssl
 import sys
 import urllib.error
@@ -68,7 +69,9 @@ def _sim_up(args: argparse.Namespace) -> int:
         except inventory.InventoryError as exc:
             print(exc.render(), file=sys.stderr)
             return EXIT_INVALID
-        base = loaded.model_dump(mode="json", include={"storage", "workload", "timeouts"})
+        base = loaded.model_dump(
+            mode="json", include={"storage", "workload", "timeouts"}, exclude_none=True
+        )
         sim_settings = loaded.cluster.sim
         if sim_settings is not None:
             settings.update(sim_settings.faults)
@@ -119,6 +122,21 @@ def _sim_down(args: argparse.Namespace) -> int:
     stopped = lifecycle.down(args.state_dir)
     print("simulated cluster stopped" if stopped else "no simulated cluster was running")
     return EXIT_OK
+
+
+def _sim_clean(args: argparse.Namespace) -> int:
+    from conformance.sim import lifecycle
+    from conformance.sim.node import cleanup
+
+    if os.geteuid() != 0:
+        print("conformance sim clean: needs root (it removes namespaces, mounts, loop devices)")
+        return EXIT_INVALID
+    report = cleanup.clean(cleanup.find_leftovers())
+    print(report)
+    if lifecycle.status(args.state_dir) is None and args.state_dir.exists():
+        lifecycle.remove_state(args.state_dir)
+        print(f"removed {args.state_dir}")
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _fault_text(active: dict[str, Any]) -> str:
@@ -232,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim_commands.add_parser(
         "down", parents=[state], help="stop it and remove what it made"
     ).set_defaults(handler=_sim_down)
+    sim_commands.add_parser(
+        "clean",
+        parents=[state],
+        help="remove what crashed simulators left (namespaces, mounts, loop devices, processes)",
+    ).set_defaults(handler=_sim_clean)
     sim_commands.add_parser("faults", help="list the named faults").set_defaults(
         handler=_faults_catalog
     )

@@ -89,7 +89,7 @@ class SimCluster:
             return InMemoryRuntime()
         from conformance.sim.node.runtime import KernelRuntime
 
-        return KernelRuntime(self.state_dir, self.faults)
+        return KernelRuntime(self.state_dir, self.faults, seed=self.config.seed)
 
     @property
     def kubeconfig(self) -> Path:
@@ -226,9 +226,13 @@ class SimCluster:
 
     def _write_inventory(self) -> None:
         base = dict(self.config.base_inventory or {})
+        ssh_settings = getattr(self.runtime, "ssh_settings", None)
+        nodes: dict[str, Any] = {"access": "none"}
+        if ssh_settings is not None:
+            nodes = {"access": "ssh", "address": "InternalIP", "ssh": ssh_settings()}
         inventory: dict[str, Any] = {
             "cluster": {"kubeconfig": str(self.kubeconfig), "context": CONTEXT},
-            "nodes": {"access": "none"},
+            "nodes": nodes,
         }
         for section in ("storage", "workload", "timeouts"):
             if section in base:

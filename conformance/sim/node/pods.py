@@ -1,0 +1,930 @@
+"""Pods on a kernel-backed node: nested namespaces, their own root, exec and logs.
+
+A pod is started inside its node (the node agent's mount, UTS and network namespaces)
+as ``unshare --mount --uts --pid --fork``: PID 1 of the new PID namespace builds the
+pod's root and then becomes the container's init. The pod's root, as the container
+sees it::
+
+    /            tmpfs (writable, like a container's upper layer)
+    /usr /etc    read-only binds of the node's; bin, sbin, lib* as on the node
+                 (merged-/usr symlinks, or read-only binds)
+    /etc/hosts /etc/hostname /etc/resolv.conf
+                 per-pod files the kubelet keeps on the node at
+                 /var/lib/kubelet/pods/<uid>/etc-hosts, etc-hostname, resolv.conf
+    /proc        a fresh procfs of the pod's PID namespace
+    /sys         read-only bind of the node's /sys (no submounts)
+    /dev         small tmpfs: null zero full random urandom tty, its own devpts
+                 (pts/, ptmx), shm/, fd stdin stdout stderr symlinks; no disks
+    /tmp /var/tmp /run /root /home ...   plain directories of the writable root
+    <mountPath>  each volume: rbind of its node path (remounted read-only if asked)
+
+PID 1 is a tiny shell init (``cfsim-init``) that runs the container's command as its
+child and forwards SIGTERM/SIGINT/SIGHUP to it, so a container process that does not
+ignore SIGTERM ends at once (a bare PID 1 never gets SIGTERM's default action), while
+one that ignores it is killed after the grace period, as a kubelet does. When the
+command's argv[0] does not exist in the pod's root, ``sleep infinity`` stands in for
+the image's entrypoint and :attr:`RunningPod.note` says so.
+
+The container's stdout and stderr go to a log file in the pod's host-side state dir
+(``<node state>/pods/<ns>_<name>_<uid>/<container>.log``).
+
+Exec is ``nsenter -t <pod PID 1> -m -u -p -n -r -w`` and resolves the command inside
+the pod first, so a missing binary fails as a real runtime fails (127, OCI message).
+
+Every process of a pod descends from an ``unshare`` whose environment carries
+``CFSIM_POD_UID=<uid>``; killing that process kills the pod (``--kill-child``), which
+is how leftovers of a crashed simulator can be found and removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import posixpath
+import re
+import select
+import shlex
+import signal
+import socket
+import struct
+import termios
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from conformance.sim.node.model import NodeHost, enter
+from conformance.sim.runtime import STDERR, STDOUT, RuntimeFailure
+
+KUBELET_PODS = "/var/lib/kubelet/pods"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ENV_MARK = "CFSIM_POD_UID"  # in the environment of every pod's unshare process
+STANDIN = ("sleep", "infinity")
+ROOT_SIZE = "512m"
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_KEY = re.compile(r"^[^=\0]+$")
+
+# Linux (asm-generic) pty ioctls that the termios module does not export.
+_TIOCGPTN = 0x80045430
+_TIOCSPTLCK = 0x40045431
+_TIOCGPTPEER = 0x5441
+
+
+class VolumeBind(NamedTuple):
+    """One volume of the container: a path inside the node bound at a path in the pod."""
+
+    node_path: str  # e.g. the kubelet's publish path, as seen inside the node
+    mount_path: str  # the volumeMount's mountPath inside the container
+    read_only: bool = False
+
+
+class HostEntry(NamedTuple):
+    """A peer pod of the headless service, written to /etc/hosts."""
+
+    hostname: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    namespace: str
+    name: str
+    uid: str
+    container: str
+    argv: tuple[str, ...] = ()  # command + args; empty: the image's entrypoint (stand-in)
+    env: tuple[tuple[str, str], ...] = ()
+    hostname: str = ""  # spec.hostname, else the pod's name
+    subdomain: str = ""  # spec.subdomain: the headless service
+    pod_ip: str = ""  # the pod's own /etc/hosts entry; default the node's address
+    cluster_domain: str = "cluster.local"
+    peers: tuple[HostEntry, ...] = ()  # other pods of the headless service
+    volumes: tuple[VolumeBind, ...] = ()
+    working_dir: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept lists and plain tuples from callers; store hashable tuples.
+        object.__setattr__(self, "argv", tuple(self.argv))
+        object.__setattr__(self, "env", tuple((str(k), str(v)) for k, v in self.env))
+        object.__setattr__(self, "peers", tuple(HostEntry(*p) for p in self.peers))
+        object.__setattr__(self, "volumes", tuple(VolumeBind(*v) for v in self.volumes))
+        for what, value in (("namespace", self.namespace), ("name", self.name)):
+            if not value or "/" in value or value in (".", ".."):
+                raise ValueError(f"bad pod {what} {value!r}")
+        if not _UID.match(self.uid):
+            raise ValueError(f"bad pod uid {self.uid!r}")
+        if not _LABEL.match(self.container):
+            raise ValueError(f"bad container name {self.container!r}")
+        if self.subdomain and not _LABEL.match(self.subdomain):
+            raise ValueError(f"bad subdomain {self.subdomain!r}")
+        for key, _ in self.env:
+            if not _ENV_KEY.match(key):
+                raise ValueError(f"bad environment variable name {key!r}")
+        for volume in self.volumes:
+            _container_path(volume.mount_path)
+            if not volume.node_path.startswith("/"):
+                raise ValueError(f"volume node path must be absolute: {volume.node_path!r}")
+        if self.working_dir:
+            _container_path(self.working_dir)
+
+    @property
+    def pod_hostname(self) -> str:
+        """The UTS hostname: spec.hostname or the pod name, cut to 63 characters."""
+        return (self.hostname or self.name)[:63].rstrip("-.")
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}_{self.name}_{self.uid}"
+
+    @property
+    def node_dir(self) -> str:
+        """The kubelet's directory of this pod, as seen inside the node."""
+        return f"{KUBELET_PODS}/{self.uid}"
+
+
+@dataclass
+class RunningPod:
+    node: NodeHost
+    spec: PodSpec
+    pid: int  # the pod's PID 1 as the host sees it: nsenter -t pid enters the pod
+    log_path: Path
+    note: str | None  # set when a stand-in replaced the container's command
+    standin: bool = False
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    pid_ns: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of /proc/<pid>/ns/pid
+    peers: tuple[HostEntry, ...] = ()
+    stopped: bool = False
+    killed: bool = False  # stop_pod had to SIGKILL PID 1 after the grace period
+    _pidfd: int = field(default=-1, repr=False)
+    _parent_pidfd: int = field(default=-1, repr=False)
+
+    @property
+    def running(self) -> bool:
+        """Whether the pod's PID 1 is still alive."""
+        if self._pidfd < 0:
+            return False
+        return not _pidfd_exited(self._pidfd)
+
+    async def wait(self) -> int:
+        """The exit status of the container (128+signal when killed); waits for it."""
+        if self.process is None:
+            raise RuntimeFailure("pod has no process")
+        code = _exit_code(await self.process.wait())
+        # unshare cannot re-raise SIGKILL on itself and exits 1 instead.
+        return 128 + signal.SIGKILL if self.killed else code
+
+
+# --- files the kubelet writes for a pod ---------------------------------------------
+
+_HOSTS_HEADER = (
+    "# Kubernetes-managed hosts file.\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "fe00::0\tip6-mcastprefix\n"
+    "fe00::1\tip6-allnodes\n"
+    "fe00::2\tip6-allrouters\n"
+)
+
+
+def _names(spec: PodSpec, hostname: str) -> list[str]:
+    """Names of a pod of the headless service: the FQDN first, then the short forms."""
+    if not spec.subdomain:
+        return [hostname]
+    sub = f"{hostname}.{spec.subdomain}"
+    svc = f"{sub}.{spec.namespace}.svc"
+    return [f"{svc}.{spec.cluster_domain}", svc, f"{sub}.{spec.namespace}", sub]
+
+
+def hosts_file(spec: PodSpec, own_ip: str, peers: Iterable[HostEntry]) -> str:
+    """/etc/hosts as the kubelet writes it, plus the headless service's peers.
+
+    There is no cluster DNS: the peers' lines stand in for the service's DNS records,
+    so ``getent hosts <pod>.<service>`` and the FQDN resolve through files.
+    """
+    hostname = spec.pod_hostname
+    own = _names(spec, hostname)
+    if spec.subdomain:
+        own.append(hostname)
+    text = _HOSTS_HEADER + f"{own_ip}\t" + "\t".join(own) + "\n"
+    lines = []
+    for peer in peers:
+        if peer.hostname == hostname or not spec.subdomain:
+            continue
+        lines.append(f"{peer.ip}\t" + "\t".join(_names(spec, peer.hostname)) + "\n")
+    if lines:
+        text += f"\n# Pods of the headless service {spec.subdomain} (in place of DNS).\n"
+        text += "".join(lines)
+    return text
+
+
+def resolv_conf(spec: PodSpec) -> str:
+    domain = spec.cluster_domain
+    return (
+        "# No cluster DNS in the simulator: cluster names resolve through /etc/hosts.\n"
+        f"search {spec.namespace}.svc.{domain} svc.{domain} {domain}\n"
+        "options ndots:5\n"
+    )
+
+
+def _node_path(node: NodeHost, path: str) -> Path:
+    """A path inside the node, reached from the host through the agent's root."""
+    return Path(f"/proc/{node.pid}/root") / path.lstrip("/")
+
+
+def _write_in_place(path: Path, content: str) -> None:
+    """Rewrite a file keeping its inode (it is bind-mounted into the pod)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(content)
+
+
+def update_hosts(pod: RunningPod, peers: Sequence[HostEntry | tuple[str, str]]) -> None:
+    """Rewrite the pod's /etc/hosts for a new set of headless-service peers."""
+    pod.peers = tuple(HostEntry(*p) for p in peers)
+    ip = pod.spec.pod_ip or pod.node.address
+    target = _node_path(pod.node, f"{pod.spec.node_dir}/etc-hosts")
+    _write_in_place(target, hosts_file(pod.spec, ip, pod.peers))
+
+
+# --- the pod's setup script -----------------------------------------------------------
+
+# PID 1 of every pod: run the container as a child, forward termination signals, exit
+# with its status. "$@" is the container's argv. The child is forked before the traps
+# are set, so it never inherits them (a signal caught between fork and exec would be
+# lost). Until the traps are set PID 1 ignores SIGTERM, so it says "started" (stdin is
+# the socket to start_pod) only then, and waits for "go" so that its PID stays valid
+# while start_pod looks it up.
+_INIT = r"""unset CFSIM_INIT
+"$@" </dev/null &
+child=$!
+fwd() { kill -"$1" "$child" 2>/dev/null; }
+trap 'fwd TERM' TERM
+trap 'fwd INT' INT
+trap 'fwd HUP' HUP
+printf 'started\n' >&0
+n=0
+until read -r go; do  # a trapped signal interrupts read; give up on end of input
+  n=$((n + 1)); [ "$n" -lt 100 ] || break
+done
+exec 0</dev/null
+if [ "$go" != go ]; then kill -KILL "$child"; exit 1; fi
+exec 2>/dev/null
+while :; do
+  wait "$child"
+  rc=$?
+  kill -0 "$child" 2>/dev/null || exit "$rc"
+done
+"""
+
+# Exec: resolve the command inside the pod as runc does, then run it.
+_EXEC = r"""a=$1
+oci='OCI runtime exec failed: exec failed: unable to start container process: exec:'
+case $a in
+  */*)
+    if [ ! -e "$a" ]; then
+      printf '%s "%s": stat %s: no such file or directory: unknown\n' "$oci" "$a" "$a" >&2
+      exit 127
+    fi
+    if [ -d "$a" ] || [ ! -x "$a" ]; then
+      printf '%s "%s": permission denied: unknown\n' "$oci" "$a" >&2
+      exit 126
+    fi ;;
+  *)
+    found=
+    set -f; IFS=:
+    for d in $PATH; do
+      if [ -f "${d:-.}/$a" ] && [ -x "${d:-.}/$a" ]; then found=1; break; fi
+    done
+    unset IFS; set +f
+    if [ -z "$found" ]; then
+      printf '%s "%s": executable file not found in $PATH: unknown\n' "$oci" "$a" >&2
+      exit 127
+    fi ;;
+esac
+exec "$@"
+"""
+
+_SETUP_FUNCTIONS = r"""robind() { mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; }
+mkdev() {
+  if ! mknod -m 666 "dev/$1" c "$2" "$3" 2>/dev/null; then
+    : > "dev/$1"; mount --bind "/dev/$1" "dev/$1"
+  fi
+}
+overfile() { if [ -f "etc/$2" ] && [ ! -L "etc/$2" ]; then mount --bind "$P/$1" "etc/$2"; fi; }
+vol() {
+  if [ ! -e "$1" ]; then echo "volume path $1 does not exist on the node" >&2; exit 1; fi
+  if [ -d "$1" ]; then mkdir -p "$R$2"; else mkdir -p "$(dirname "$R$2")"; : >> "$R$2"; fi
+  mount --rbind "$1" "$R$2"
+  if [ "$3" = ro ]; then mount -o remount,bind,ro "$R$2"; fi
+}
+"""
+
+_SETUP_ROOT = r"""mkdir -p "$R"
+mount -t tmpfs -o mode=0755,size=$SIZE tmpfs "$R"
+cd "$R"
+mkdir -p usr etc proc sys dev tmp run root home mnt opt srv var/tmp var/log
+chmod 1777 tmp var/tmp
+chmod 0700 root
+for d in bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
+  elif [ -d "/$d" ]; then mkdir "$d"; robind "/$d" "$d"; fi
+done
+robind /usr usr
+robind /etc etc
+overfile etc-hosts hosts
+overfile etc-hostname hostname
+overfile resolv.conf resolv.conf
+mount -t proc proc proc
+if mount --bind /sys sys 2>/dev/null; then mount -o remount,bind,ro sys 2>/dev/null || true; fi
+mount -t tmpfs -o mode=0755,size=1m,nosuid tmpfs dev
+mkdev null 1 3; mkdev zero 1 5; mkdev full 1 7
+mkdev random 1 8; mkdev urandom 1 9; mkdev tty 5 0
+mkdir dev/pts dev/shm
+if mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts 2>/dev/null; then
+  ln -s pts/ptmx dev/ptmx
+fi
+mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev shm dev/shm
+ln -s /proc/self/fd dev/fd
+ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
+"""
+
+_SETUP_PIVOT = r"""printf '%s' "$H" > /proc/sys/kernel/hostname
+mkdir -p "$R$W"
+mkdir .oldroot
+pivot_root . .oldroot
+cd /
+rmdir "/.oldroot$R" 2>/dev/null || true
+umount -l /.oldroot
+rmdir /.oldroot
+rm -rf /run/mount
+cd "$W"
+mode=standin
+if [ -n "$A0" ]; then
+  case $A0 in
+    */*) if [ -f "$A0" ] && [ -x "$A0" ]; then mode=command; fi ;;
+    *)
+      set -f; IFS=:
+      for d in $CPATH; do
+        if [ -f "${d:-.}/$A0" ] && [ -x "${d:-.}/$A0" ]; then mode=command; break; fi
+      done
+      unset IFS; set +f ;;
+  esac
+fi
+SLEEP=$(command -v sleep)
+printf '%s\n' "$mode" >&0
+"""
+
+
+def _container_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"container path must be absolute: {path!r}")
+    if ".." in path.split("/"):
+        raise ValueError(f"container path must not contain '..': {path!r}")
+    normal = posixpath.normpath(path)
+    if normal == "/":
+        raise ValueError("cannot mount a volume over the container's root")
+    return normal
+
+
+def _container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.pod_hostname, "HOME": "/root"}
+    if tty:
+        env["TERM"] = "xterm"
+    env.update(dict(spec.env))
+    return env
+
+
+def _setup_script(spec: PodSpec) -> str:
+    q = shlex.quote
+    env = _container_env(spec)
+    assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
+    init = q(f"CFSIM_INIT={_INIT}") + " /bin/sh -c " + q('eval "$CFSIM_INIT"') + " cfsim-init"
+    argv = " ".join(q(a) for a in spec.argv)
+    variables = {
+        "R": f"{spec.node_dir}/cfsim-rootfs",
+        "P": spec.node_dir,
+        "SIZE": ROOT_SIZE,
+        "H": spec.pod_hostname,
+        "W": _container_path(spec.working_dir) if spec.working_dir else "/",
+        "A0": spec.argv[0] if spec.argv else "",
+        "CPATH": env["PATH"],
+    }
+    parts = ["set -eu"]
+    parts += [f"{k}={q(v)}" for k, v in variables.items()]
+    parts.append(_SETUP_FUNCTIONS + _SETUP_ROOT)
+    # Shallow mount paths first so nested mount paths land inside their parents.
+    for volume in sorted(spec.volumes, key=lambda v: _container_path(v.mount_path).count("/")):
+        mode = "ro" if volume.read_only else "rw"
+        parts.append(f"vol {q(volume.node_path)} {q(_container_path(volume.mount_path))} {mode}")
+    parts.append(_SETUP_PIVOT)
+    parts.append(
+        'if [ "$mode" = command ]; then\n'
+        f"  exec env -i {assignments} {init} {argv}\n"
+        "fi\n"
+        f'exec env -i {assignments} {init} "$SLEEP" infinity\n'
+    )
+    return "\n".join(parts)
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _pidfd_exited(pidfd: int) -> bool:
+    readable, _, _ = select.select([pidfd], [], [], 0)
+    return bool(readable)
+
+
+async def _wait_pidfd(pidfd: int, timeout: float) -> bool:
+    """Wait until the process of ``pidfd`` exited; False when ``timeout`` passed first."""
+    if _pidfd_exited(pidfd):
+        return True
+    if timeout <= 0:
+        return False
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(pidfd, _resolve, done)
+    try:
+        await asyncio.wait_for(done, timeout)
+        return True
+    except asyncio.TimeoutError:
+        return _pidfd_exited(pidfd)
+    finally:
+        loop.remove_reader(pidfd)
+
+
+def _children(ppid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == ppid:
+            found.append(int(entry))
+    return found
+
+
+def _ns_id(pid: int, kind: str = "pid") -> tuple[int, int]:
+    st = os.stat(f"/proc/{pid}/ns/{kind}")
+    return (st.st_dev, st.st_ino)
+
+
+def pids_in_namespace(pid_ns: tuple[int, int]) -> list[int]:
+    """Host PIDs of every process in the PID namespace ``pid_ns`` (see RunningPod.pid_ns)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if _ns_id(int(entry)) == pid_ns:
+                found.append(int(entry))
+    return found
+
+
+def pod_pids(pod: RunningPod) -> list[int]:
+    """Host PIDs of the processes still running in the pod's PID namespace."""
+    return pids_in_namespace(pod.pid_ns)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --- start and stop --------------------------------------------------------------------
+
+
+async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> RunningPod:
+    """Start the pod's namespaces and its container inside ``node``; return once it runs.
+
+    Raises RuntimeFailure (with the setup's error output) when the pod cannot be made,
+    e.g. a volume's node path does not exist.
+    """
+    pod_ip = spec.pod_ip or node.address
+    node_dir = _node_path(node, spec.node_dir)
+    try:
+        node_dir.mkdir(parents=True, exist_ok=True)
+        _write_in_place(node_dir / "etc-hosts", hosts_file(spec, pod_ip, spec.peers))
+        _write_in_place(node_dir / "etc-hostname", spec.pod_hostname + "\n")
+        _write_in_place(node_dir / "resolv.conf", resolv_conf(spec))
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write the pod's files on node {node.name}: {exc}") from exc
+
+    state = node.state_dir / "pods" / spec.key
+    state.mkdir(parents=True, exist_ok=True)
+    log_path = state / f"{spec.container}.log"
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    ours, theirs = socket.socketpair()
+    argv = [
+        *enter(node.pid),
+        "unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        _setup_script(spec),
+        "cfsim-setup",
+    ]
+    env = {"PATH": DEFAULT_PATH, ENV_MARK: spec.uid}
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=theirs.fileno(),
+            stdout=log_fd,
+            stderr=log_fd,
+            env=env,
+            start_new_session=True,  # the terminal's Ctrl-C reaches the sim, not its pods
+        )
+    except OSError as exc:
+        ours.close()
+        raise RuntimeFailure(f"cannot start pod {spec.name}: {exc}") from exc
+    finally:
+        theirs.close()
+        os.close(log_fd)
+
+    async def fail(message: str) -> RuntimeFailure:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 10)
+        _remove_node_files(node, spec)
+        detail = _tail(log_path)
+        return RuntimeFailure(f"{message}: {detail}" if detail else message)
+
+    reader, writer = await asyncio.open_unix_connection(sock=ours)
+    try:
+        try:
+            mode, started = await asyncio.wait_for(_two_lines(reader), timeout)
+        except asyncio.TimeoutError:
+            raise await fail(
+                f"pod {spec.namespace}/{spec.name} was not set up within {timeout:g}s"
+            ) from None
+        if mode not in ("command", "standin") or started != "started":
+            raise await fail(f"cannot set up pod {spec.namespace}/{spec.name} on {node.name}")
+        # PID 1 (the init, with its signal traps set) now waits for "go": its PID is stable.
+        children = _children(process.pid)
+        if len(children) != 1:
+            raise await fail(f"cannot find PID 1 of pod {spec.name} (children {children})")
+        pid = children[0]
+        pidfd = os.pidfd_open(pid)
+        parent_pidfd = os.pidfd_open(process.pid)
+        pid_ns = _ns_id(pid)
+        writer.write(b"go\n")
+        await writer.drain()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    standin = mode == "standin"
+    note = None
+    if standin:
+        stand_in = " ".join(STANDIN)
+        if spec.argv:
+            note = (
+                f'container {spec.container}: command "{spec.argv[0]}" is not on node '
+                f'{node.name}; "{stand_in}" runs in its place'
+            )
+        else:
+            note = (
+                f"container {spec.container}: the image's entrypoint is not available on "
+                f'node {node.name}; "{stand_in}" runs in its place'
+            )
+    return RunningPod(
+        node=node,
+        spec=spec,
+        pid=pid,
+        log_path=log_path,
+        note=note,
+        standin=standin,
+        process=process,
+        pid_ns=pid_ns,
+        peers=spec.peers,
+        _pidfd=pidfd,
+        _parent_pidfd=parent_pidfd,
+    )
+
+
+async def _two_lines(reader: asyncio.StreamReader) -> tuple[str, str]:
+    first = (await reader.readline()).decode().strip()
+    second = (await reader.readline()).decode().strip()
+    return first, second
+
+
+def _remove_node_files(node: NodeHost, spec: PodSpec) -> None:
+    directory = _node_path(node, spec.node_dir)
+    for name in ("etc-hosts", "etc-hostname", "resolv.conf"):
+        with contextlib.suppress(OSError):
+            (directory / name).unlink()
+    for empty in (directory / "cfsim-rootfs", directory):
+        with contextlib.suppress(OSError):
+            empty.rmdir()
+
+
+async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float = 10.0) -> None:
+    """Stop the pod as a kubelet does: SIGTERM, SIGKILL after the grace period.
+
+    Returns once no process is left in the pod's PID namespace. Idempotent.
+    """
+    if pod.stopped:
+        return
+    if pod._pidfd >= 0:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pod._pidfd, signal.SIGTERM)
+        if not await _wait_pidfd(pod._pidfd, max(grace_seconds, 0.0)):
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pod._pidfd, signal.SIGKILL)
+                pod.killed = True
+            if not await _wait_pidfd(pod._pidfd, kill_timeout):
+                raise RuntimeFailure(f"pod {pod.spec.name}: PID {pod.pid} survived SIGKILL")
+    # The kernel kills a PID namespace with its init; make sure, then check.
+    deadline = time.monotonic() + kill_timeout
+    while left := pids_in_namespace(pod.pid_ns):
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"pod {pod.spec.name}: processes {left} remain")
+        await asyncio.sleep(0.02)
+    if pod._parent_pidfd >= 0 and not await _wait_pidfd(pod._parent_pidfd, kill_timeout):
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pod._parent_pidfd, signal.SIGKILL)
+        await _wait_pidfd(pod._parent_pidfd, kill_timeout)
+    if pod.process is not None:  # reap the unshare (when started from this event loop)
+        with contextlib.suppress(RuntimeError, asyncio.TimeoutError):
+            await asyncio.wait_for(pod.process.wait(), kill_timeout)
+    for fd in (pod._pidfd, pod._parent_pidfd):
+        if fd >= 0:
+            os.close(fd)
+    pod._pidfd = pod._parent_pidfd = -1
+    pod.stopped = True
+    _remove_node_files(pod.node, pod.spec)
+
+
+def read_logs(pod: RunningPod) -> str:
+    """The container's stdout and stderr so far."""
+    try:
+        return pod.log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+# --- exec ------------------------------------------------------------------------------
+
+
+class PodExecSession:
+    """One process exec'd in a pod (runtime.ExecSession)."""
+
+    def __init__(
+        self, process: asyncio.subprocess.Process, *, stdin: bool, master: int | None
+    ) -> None:
+        self._process = process
+        self._stdin = stdin
+        self._master = master
+        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+        self._open_streams = 0
+        self._ended = False
+        self._tasks: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        if master is not None:
+            self._open_streams = 1
+            loop.add_reader(master, self._read_master)
+        else:
+            for stream, channel in ((process.stdout, STDOUT), (process.stderr, STDERR)):
+                if stream is not None:
+                    self._open_streams += 1
+                    self._tasks.append(asyncio.create_task(self._pump(stream, channel)))
+
+    async def _pump(self, stream: asyncio.StreamReader, channel: int) -> None:
+        try:
+            while chunk := await stream.read(65536):
+                self._queue.put_nowait((channel, chunk))
+        finally:
+            self._queue.put_nowait(None)
+
+    def _read_master(self) -> None:
+        assert self._master is not None
+        try:
+            chunk = os.read(self._master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every holder of the terminal's other end is gone
+            chunk = b""
+        if chunk:
+            self._queue.put_nowait((STDOUT, chunk))
+            return
+        self._close_master()
+
+    def _close_master(self) -> None:
+        if self._master is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._master)
+        os.close(self._master)
+        self._master = None
+        self._queue.put_nowait(None)
+
+    async def read(self) -> tuple[int, bytes] | None:
+        while not self._ended:
+            item = await self._queue.get()
+            if item is not None:
+                return item
+            self._open_streams -= 1
+            if self._open_streams <= 0:
+                self._ended = True
+        return None
+
+    async def write_stdin(self, data: bytes) -> None:
+        if not self._stdin or not data:
+            return
+        if self._master is not None:
+            await _write_all(self._master, data)
+            return
+        pipe = self._process.stdin
+        if pipe is None or pipe.is_closing():
+            return
+        try:
+            pipe.write(data)
+            await pipe.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    async def close_stdin(self) -> None:
+        if not self._stdin:
+            return
+        if self._master is not None:
+            await _write_all(self._master, b"\x04")  # a terminal's end of input: ^D
+            return
+        pipe = self._process.stdin
+        if pipe is not None and not pipe.is_closing():
+            pipe.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await pipe.wait_closed()
+
+    async def resize(self, width: int, height: int) -> None:
+        if self._master is not None and width > 0 and height > 0:
+            _set_size(self._master, width, height)
+
+    async def wait(self) -> int:
+        return _exit_code(await self._process.wait())
+
+    async def kill(self) -> None:
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._process.wait(), 10)
+        self._close_master()
+        for task in self._tasks:
+            task.cancel()
+
+
+async def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    loop = asyncio.get_running_loop()
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(fd, _resolve, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(fd)
+            continue
+        except OSError:  # the terminal is gone
+            return
+        view = view[written:]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _set_size(fd: int, width: int, height: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def _open_pty(pod: RunningPod) -> tuple[int, int]:
+    """A terminal in the pod's own devpts (so tty(1) in the pod names it); else the host's."""
+    flags = os.O_RDWR | os.O_NOCTTY
+    try:
+        master = os.open(f"/proc/{pod.pid}/root/dev/pts/ptmx", flags | os.O_CLOEXEC)
+    except OSError:
+        return _host_pty()
+    try:
+        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+        slave = fcntl.ioctl(master, _TIOCGPTPEER, flags)
+    except OSError:
+        os.close(master)
+        return _host_pty()
+    return master, int(slave)
+
+
+def _host_pty() -> tuple[int, int]:
+    master, slave = os.openpty()
+    return master, slave
+
+
+def _take_terminal() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+async def exec_in_pod(
+    pod: RunningPod, argv: list[str], *, stdin: bool, tty: bool
+) -> PodExecSession:
+    """Run ``argv`` in the pod's namespaces and root with the container's environment."""
+    if not argv:
+        raise RuntimeFailure("exec needs a command")
+    if not pod.running:
+        raise RuntimeFailure(
+            f'container "{pod.spec.container}" of pod {pod.spec.name} is not running'
+        )
+    command = [
+        "nsenter",
+        "-t",
+        str(pod.pid),
+        "-m",
+        "-u",
+        "-p",
+        "-n",
+        "-r",
+        "-w",
+        "--",
+        "/bin/sh",
+        "-c",
+        _EXEC,
+        "cfsim-exec",
+        *argv,
+    ]
+    env = _container_env(pod.spec, tty=tty)
+    if not tty:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        return PodExecSession(process, stdin=stdin, master=None)
+    master, slave = _open_pty(pod)
+    try:
+        _set_size(master, 80, 24)
+        os.set_blocking(master, False)
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            preexec_fn=_take_terminal,
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return PodExecSession(process, stdin=stdin, master=master)
+
+
+__all__ = [
+    "ENV_MARK",
+    "KUBELET_PODS",
+    "HostEntry",
+    "PodExecSession",
+    "PodSpec",
+    "RunningPod",
+    "VolumeBind",
+    "exec_in_pod",
+    "hosts_file",
+    "pids_in_namespace",
+    "pod_pids",
+    "read_logs",
+    "resolv_conf",
+    "start_pod",
+    "stop_pod",
+    "update_hosts",
+]

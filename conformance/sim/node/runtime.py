@@ -1,0 +1,435 @@
+"""The kernel-backed NodeRuntime: nodes with sshd, loop-device disks, pods, exec.
+
+It glues host.py (node namespaces and sshd), devices.py (volumes, SCSI identity,
+kubelet mounts) and pods.py (pod namespaces, exec) behind the interface the
+controllers use, and applies the node-level faults at the moment they act.
+
+Pods share their node's network namespace, so a pod's IP is its node's address
+(like hostNetwork); names resolve through each pod's /etc/hosts, kept current as the
+pods of a headless service come and go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.sim.api.defaults import parse_quantity
+from conformance.sim.faults import ActiveFaults
+from conformance.sim.node import cleanup, devices, host, pods
+from conformance.sim.node.model import NodeHost, run
+from conformance.sim.runtime import ExecSession, PodStarted, PodVolume, RuntimeFailure
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+CSI_PLUGIN_DIR = "kubernetes.io~csi"
+CLIENT_KEY = "id_ed25519"
+KNOWN_HOSTS = "known_hosts"
+SSH_USER = "root"
+
+
+@dataclass
+class _Published:
+    node: str
+    pv: str
+    path: str
+    csi: bool
+    driver: str
+    volume_handle: str
+
+
+def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
+    """(plugin dir, driver, volume handle, attributes) of a PV."""
+    spec = pv.get("spec") or {}
+    if "csi" in spec:
+        csi = spec["csi"]
+        return (
+            CSI_PLUGIN_DIR,
+            str(csi.get("driver", "")),
+            str(csi.get("volumeHandle", "")),
+            {str(k): str(v) for k, v in (csi.get("volumeAttributes") or {}).items()},
+        )
+    if "flexVolume" in spec:
+        flex = spec["flexVolume"]
+        options = {str(k): str(v) for k, v in (flex.get("options") or {}).items()}
+        driver = str(flex.get("driver", "sim/flex"))
+        plugin_dir = options.get("pluginDir") or driver.replace("/", "~")
+        return plugin_dir, driver, pv["metadata"]["name"], options
+    # a static PV of another source type: treat it as a local disk, flex-style
+    return "kubernetes.io~local-volume", "local", pv["metadata"]["name"], {}
+
+
+def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
+    spec = pv.get("spec") or {}
+    for source in ("csi", "flexVolume"):
+        if spec.get(source, {}).get("fsType"):
+            return str(spec[source]["fsType"])
+    params = (storage_class or {}).get("parameters") or {}
+    return str(params.get("fsType") or params.get("csi.storage.k8s.io/fstype") or "ext4")
+
+
+def _ssh_sessions(node: NodeHost, procs: dict[int, host.ProcInfo]) -> list[int]:
+    """The node's per-connection sshd processes ("sshd: root@notty"), not its listener."""
+    return [
+        pid
+        for pid in host.node_processes(node, procs)
+        if procs[pid].cmdline[:1]
+        and procs[pid].cmdline[0].startswith("sshd:")
+        and "@" in procs[pid].command
+    ]
+
+
+def _size(pv: Obj) -> int:
+    storage = ((pv.get("spec") or {}).get("capacity") or {}).get("storage") or "1Gi"
+    return parse_quantity(str(storage))
+
+
+class KernelRuntime:
+    runtime_version = "sim-kernel://0.1.0"
+
+    def __init__(self, state_dir: Path, faults: ActiveFaults, *, seed: int = 0) -> None:
+        self.state_dir = state_dir.resolve()
+        self.faults = faults
+        self.rng = random.Random(seed)
+        self.network: host.NodeNetwork | None = None
+        self.indexes: dict[str, int] = {}
+        self.nodes: dict[str, NodeHost] = {}
+        self._node_starts: dict[str, asyncio.Task[NodeHost]] = {}
+        self.volumes: dict[str, devices.Volume] = {}
+        self.attached: dict[tuple[str, str], devices.Attachment] = {}
+        self.ever_attached: set[str] = set()
+        self.pods: dict[str, pods.RunningPod] = {}
+        self.published: dict[str, list[_Published]] = {}  # pod uid -> its mounts
+        self._lock = asyncio.Lock()
+        self._public_key = ""
+        self._ssh_drop: asyncio.Task[None] | None = None
+
+    # --- paths handed to clients --------------------------------------------------
+
+    @property
+    def client_key(self) -> Path:
+        return self.state_dir / CLIENT_KEY
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / KNOWN_HOSTS
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.state_dir / "volumes"
+
+    def ssh_settings(self) -> dict[str, Any]:
+        """The inventory's nodes.ssh section for this simulator."""
+        return {
+            "user": SSH_USER,
+            "key_file": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+            "host_key_policy": "strict",
+        }
+
+    # --- nodes --------------------------------------------------------------------
+
+    async def prepare(self, names: list[str]) -> str:
+        """Claim a subnet and a client key before the Node objects are registered."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cleanup.mark_state_dir(self.state_dir)
+        self.volumes_dir.mkdir(exist_ok=True)
+        self.indexes = {name: index for index, name in enumerate(names, start=1)}
+        self.network = await asyncio.to_thread(host.NodeNetwork)
+        _, self._public_key = await asyncio.to_thread(host.generate_client_key, self.client_key)
+        self.known_hosts.write_text("")
+        self._ssh_drop = asyncio.create_task(self._drop_ssh_sessions())
+        return self.network.node_subnet
+
+    async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None:
+        await self._node(name)
+
+    async def _node(self, name: str) -> NodeHost:
+        if name in self.nodes:
+            return self.nodes[name]
+        task = self._node_starts.get(name)
+        if task is None:
+            if self.network is None:
+                raise RuntimeFailure("the node network is not prepared")
+            index = self.indexes.get(name) or len(self.indexes) + 1
+            self.indexes[name] = index
+            task = asyncio.create_task(
+                host.start_node(
+                    self.network,
+                    name,
+                    index,
+                    self.state_dir / "nodes" / name,
+                    self._public_key,
+                )
+            )
+            self._node_starts[name] = task
+        node = await task
+        self.nodes[name] = node
+        host.write_known_hosts(self.known_hosts, self.nodes.values())
+        return node
+
+    # --- volumes ------------------------------------------------------------------
+
+    async def provision(self, pv: Obj, storage_class: Obj) -> None:
+        name = pv["metadata"]["name"]
+        if name in self.volumes:
+            return
+        self.volumes[name] = await asyncio.to_thread(
+            devices.create_volume,
+            self.volumes_dir,
+            name,
+            _size(pv),
+            _fs_type(pv, storage_class),
+            wrong_fstype=self.faults.on("wrong-fstype"),
+        )
+
+    async def _volume(self, pv: Obj) -> devices.Volume:
+        name = pv["metadata"]["name"]
+        volume = self.volumes.get(name)
+        if volume is None:
+            volume = await asyncio.to_thread(devices.load_volume, self.volumes_dir, name)
+        if volume is None:  # a static PV: the administrator's disk, made on first attach
+            volume = await asyncio.to_thread(
+                devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
+            )
+        self.volumes[name] = volume
+        return volume
+
+    async def delete_volume(self, pv: Obj) -> None:
+        name = pv["metadata"]["name"]
+        volume = self.volumes.pop(name, None) or await asyncio.to_thread(
+            devices.load_volume, self.volumes_dir, name
+        )
+        if volume is not None:
+            try:
+                await asyncio.to_thread(devices.delete_volume, volume)
+            except devices.DeviceError as exc:
+                raise RuntimeFailure(str(exc)) from exc
+
+    async def attach(self, node: str, pv: Obj) -> None:
+        name = pv["metadata"]["name"]
+        if (node, name) in self.attached:
+            return
+        host_node = await self._node(node)
+        volume = await self._volume(pv)
+        if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
+            volume = await asyncio.to_thread(devices.wipe, volume)
+            self.volumes[name] = volume
+        _, _, _, attributes = _pv_source(pv)
+        identity = devices.ScsiIdentity(
+            vendor=attributes.get("vendor", "SIM"),
+            model=attributes.get("model", "DISK"),
+            rev=attributes.get("rev", "1.0"),
+        )
+        attachment = await asyncio.to_thread(
+            devices.attach,
+            host_node,
+            volume,
+            identity,
+            no_scsi_device=self.faults.on("no-scsi-device"),
+        )
+        self.attached[(node, name)] = attachment
+        self.ever_attached.add(name)
+
+    async def detach(self, node: str, pv: Obj) -> None:
+        name = pv["metadata"]["name"]
+        attachment = self.attached.pop((node, name), None)
+        host_node = self.nodes.get(node)
+        if attachment is None or host_node is None:
+            return
+        await asyncio.to_thread(devices.detach, host_node, attachment)
+
+    # --- pods ---------------------------------------------------------------------
+
+    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
+        host_node = await self._node(node)
+        m = pod["metadata"]
+        spec = pod.get("spec") or {}
+        container = (spec.get("containers") or [{}])[0]
+        binds: list[pods.VolumeBind] = []
+        mounts: list[_Published] = []
+        for volume in volumes:
+            attachment = self.attached.get((node, volume.pv_name))
+            if attachment is None:
+                raise RuntimeFailure(f"volume {volume.pv_name} is not attached to {node}")
+            plugin_dir, driver, handle, _ = _pv_source(volume.pv)
+            path = await asyncio.to_thread(
+                devices.publish,
+                host_node,
+                attachment,
+                pod_uid=m["uid"],
+                pv_name=volume.pv_name,
+                plugin_dir=plugin_dir,
+                driver=driver,
+                volume_handle=handle,
+                fs_type=None,
+                read_only=volume.read_only,
+                node_name=node,
+            )
+            mounts.append(
+                _Published(node, volume.pv_name, path, plugin_dir == CSI_PLUGIN_DIR, driver, handle)
+            )
+            if self.faults.on("missing-data-mount"):
+                continue
+            for mount in volume.mounts:
+                if mount.container != container.get("name"):
+                    continue
+                read_only = (
+                    mount.read_only or volume.read_only or self.faults.on("readonly-data-mount")
+                )
+                binds.append(pods.VolumeBind(path, mount.path, read_only))
+        self.published[m["uid"]] = mounts
+        dns = not self.faults.on("dns-missing")
+        pod_spec = pods.PodSpec(
+            namespace=m["namespace"],
+            name=m["name"],
+            uid=m["uid"],
+            container=container.get("name", "main"),
+            argv=tuple([*(container.get("command") or []), *(container.get("args") or [])]),
+            env=tuple(
+                (e["name"], str(e.get("value", "")))
+                for e in container.get("env") or []
+                if "value" in e
+            ),
+            hostname=spec.get("hostname") or "",
+            subdomain=(spec.get("subdomain") or "") if dns else "",
+            pod_ip=host_node.address,
+            peers=tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else (),
+            volumes=tuple(binds),
+            working_dir=container.get("workingDir") or "",
+        )
+        try:
+            running = await pods.start_pod(host_node, pod_spec)
+        except RuntimeFailure:
+            await self._unpublish(m["uid"], stale=False)
+            raise
+        self.pods[m["uid"]] = running
+        self._refresh_peers(m["namespace"], spec.get("subdomain") or "")
+        return PodStarted(
+            pod_ip=host_node.address,
+            container_ids={pod_spec.container: f"sim://{m['uid'].replace('-', '')[:24]}"},
+            note=running.note,
+        )
+
+    def _peers(self, namespace: str, subdomain: str) -> list[pods.HostEntry]:
+        if not subdomain:
+            return []
+        return [
+            pods.HostEntry(p.spec.pod_hostname, p.spec.pod_ip or p.node.address)
+            for p in self.pods.values()
+            if p.spec.namespace == namespace and p.spec.subdomain == subdomain and p.running
+        ]
+
+    def _refresh_peers(self, namespace: str, subdomain: str) -> None:
+        if not subdomain or self.faults.on("dns-missing"):
+            return
+        peers = self._peers(namespace, subdomain)
+        for running in self.pods.values():
+            if running.spec.namespace == namespace and running.spec.subdomain == subdomain:
+                with contextlib.suppress(OSError):
+                    pods.update_hosts(running, peers)
+
+    async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
+        uid = pod["metadata"]["uid"]
+        running = self.pods.pop(uid, None)
+        if running is not None:
+            await pods.stop_pod(running, grace_seconds)
+            self._refresh_peers(running.spec.namespace, running.spec.subdomain)
+        await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
+
+    async def _unpublish(self, uid: str, *, stale: bool) -> None:
+        for mount in self.published.pop(uid, []):
+            node = self.nodes.get(mount.node)
+            if node is None:
+                continue
+            await asyncio.to_thread(devices.unpublish, node, mount.path, stale=stale)
+            if mount.csi and not stale and not self._still_published(mount):
+                await asyncio.to_thread(
+                    devices.unstage, node, driver=mount.driver, volume_handle=mount.volume_handle
+                )
+
+    def _still_published(self, mount: _Published) -> bool:
+        return any(
+            other.node == mount.node and other.pv == mount.pv
+            for mounts in self.published.values()
+            for other in mounts
+        )
+
+    async def exec(
+        self,
+        node: str,
+        pod: Obj,
+        container: str,
+        command: list[str],
+        *,
+        stdin: bool,
+        tty: bool,
+    ) -> ExecSession:
+        running = self.pods.get(pod["metadata"]["uid"])
+        if running is None:
+            raise RuntimeFailure(f"pod {pod['metadata']['name']} is not running on {node}")
+        session: ExecSession = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+        return session
+
+    async def logs(self, node: str, pod: Obj, container: str) -> str:
+        running = self.pods.get(pod["metadata"]["uid"])
+        return pods.read_logs(running) if running is not None else ""
+
+    # --- faults -------------------------------------------------------------------
+
+    async def _drop_ssh_sessions(self) -> None:
+        """ssh-drop: kill a share of the nodes' SSH session processes mid-session."""
+        judged: set[int] = set()
+        while True:
+            await asyncio.sleep(0.2)  # the fault's own sampling period, not synchronization
+            rate = self.faults.value("ssh-drop")
+            if not rate:
+                continue
+            procs = await asyncio.to_thread(host.scan_processes)
+            for node in list(self.nodes.values()):
+                for pid in _ssh_sessions(node, procs):
+                    if pid in judged:
+                        continue
+                    judged.add(pid)
+                    if self.rng.random() < rate:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            run(["kill", "-9", str(pid)], check=False)
+
+    # --- shutdown -----------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._ssh_drop is not None:
+            self._ssh_drop.cancel()
+        for running in list(self.pods.values()):
+            with contextlib.suppress(Exception):
+                await pods.stop_pod(running, 0)
+        self.pods.clear()
+        for task in self._node_starts.values():
+            if not task.done():
+                task.cancel()
+        for node in list(self.nodes.values()):
+            try:
+                await host.stop_node(node, grace=2)
+            except Exception:
+                log.exception("stopping node %s", node.name)
+        self.nodes.clear()
+        self.attached.clear()
+        for volume in list(self.volumes.values()):
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(devices.delete_volume, volume)
+        self.volumes.clear()
+        for loop, _ in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
+            run(["losetup", "-d", loop], check=False)
+        if self.network is not None:
+            await asyncio.to_thread(self.network.close)
+        with contextlib.suppress(OSError):
+            cleanup.unmark_state_dir(self.state_dir)
+        shutil.rmtree(self.volumes_dir, ignore_errors=True)
+        shutil.rmtree(self.state_dir / "nodes", ignore_errors=True)

@@ -1,0 +1,324 @@
+"""The simulated nodes on the real kernel, as the harness will see them: SSH, lsscsi, mounts, exec.
+
+Reproduces the seed example (a Datera iSCSI volume on xfs behind the datera~iscsi
+flexvolume plugin dir) end to end, proves data survives what it must survive, and
+shows each node-level fault breaks what it names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paramiko
+import pytest
+from kubernetes import client
+from kubernetes.stream import stream
+
+from conformance.sim import lifecycle
+from conformance.waits import Seen, wait_for
+from tests.sim import manifests
+from tests.sim.conftest import KUBECTL, Kubectl, Sim, start_sim
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
+    reason="kernel-backed nodes need root and openssh-server (CI runs as root)",
+)
+
+FLEX_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": "datera-gold"},
+    "provisioner": "sim.conformance.io/flex",
+    "parameters": {
+        "vendor": "DATERA",
+        "model": "IBLOCK",
+        "rev": "4.0",
+        "pluginDir": "datera~iscsi",
+        "fsType": "xfs",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    state_dir = tmp_path_factory.mktemp("ksim")
+    started = start_sim(state_dir, nodes=2, runtime="kernel")
+    started.storage.create_storage_class(FLEX_CLASS)
+    yield started
+    started.api.close()
+    lifecycle.down(state_dir)
+
+
+@pytest.fixture
+def ns(kernel_sim: Sim) -> Iterator[str]:
+    name = f"k-{uuid.uuid4().hex[:8]}"
+    kernel_sim.core.create_namespace({"metadata": {"name": name}})
+    yield name
+    kernel_sim.core.delete_namespace(name)
+
+
+@pytest.fixture
+def faults(kernel_sim: Sim) -> Iterator[Callable[..., None]]:
+    """Switch node faults on for one test; all are cleared afterwards."""
+    from conformance.cli import _admin
+
+    state = kernel_sim.running.state_dir
+
+    def switch(**settings: float | None) -> None:
+        _admin(
+            state, "PUT", "/sim/v1/faults", {k.replace("_", "-"): v for k, v in settings.items()}
+        )
+
+    yield switch
+    _admin(state, "DELETE", "/sim/v1/faults")
+
+
+def _ready(count: int):  # type: ignore[no-untyped-def]
+    def predicate(seen: Seen[client.V1Pod]) -> bool:
+        ready = [
+            p
+            for p in seen.items()
+            if p.status.phase == "Running"
+            and not p.metadata.deletion_timestamp
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        ]
+        return len(ready) == count == len(seen.objects)
+
+    return predicate
+
+
+def deploy(sim: Sim, namespace: str, replicas: int = 1, storage_class: str = "datera-gold") -> None:
+    sim.core.create_namespaced_service(namespace, manifests.service())
+    body = manifests.statefulset(
+        replicas=replicas, claim="pv-claim", size="100Gi", storage_class=storage_class
+    )
+    sim.apps.create_namespaced_stateful_set(namespace, body)
+    wait_for(sim.core.list_namespaced_pod, _ready(replicas), timeout=60, namespace=namespace)
+
+
+def node_shell(sim: Sim, pod: client.V1Pod) -> paramiko.SSHClient:
+    """SSH to the pod's node as the harness does: strict host keys, the sim's client key."""
+    node = sim.core.read_node(pod.spec.node_name)
+    address = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+    state = sim.running.state_dir
+    ssh = paramiko.SSHClient()
+    ssh.load_host_keys(str(state / "known_hosts"))
+    ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
+    ssh.connect(
+        address,
+        username="root",
+        key_filename=str(state / "id_ed25519"),
+        timeout=10,
+        allow_agent=False,
+        look_for_keys=False,
+    )
+    return ssh
+
+
+def on_node(ssh: paramiko.SSHClient, command: str) -> str:
+    _, stdout, stderr = ssh.exec_command(command, timeout=30)
+    out = stdout.read().decode()
+    code = stdout.channel.recv_exit_status()
+    assert code == 0, f"{command} exited {code}: {stderr.read().decode()}"
+    return out
+
+
+def in_pod(sim: Sim, namespace: str, pod: str, command: str) -> tuple[int, str]:
+    """Exec through the API with the official client (WebSocket v5/v4), returning the exit code."""
+    session = stream(
+        sim.core.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        command=["sh", "-c", command],
+        stderr=True,
+        stdout=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+    )
+    session.run_forever(timeout=30)
+    code = session.returncode  # before read_all(), which also drops the status channel
+    return code, session.read_all()
+
+
+def test_the_seed_shape_on_node_and_in_pod(kernel_sim: Sim, ns: str) -> None:
+    deploy(kernel_sim, ns)
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    claim = kernel_sim.core.read_namespaced_persistent_volume_claim("pv-claim-web-0", ns)
+    pv = claim.spec.volume_name
+    ssh = node_shell(kernel_sim, pod)
+    try:
+        assert on_node(ssh, "hostname").strip() == pod.spec.node_name
+        lsscsi = on_node(ssh, "lsscsi -d")
+        line = next(ln for ln in lsscsi.splitlines() if "DATERA" in ln)
+        assert line.split()[1:4] == ["disk", "DATERA", "IBLOCK"]
+        device, majmin = line.split()[-2:]
+        mounts = on_node(ssh, "mount")
+        path = f"/var/lib/kubelet/pods/{pod.metadata.uid}/volumes/datera~iscsi/{pv}"
+        assert f"{device} on {path} type xfs" in mounts
+        code, inside = in_pod(kernel_sim, ns, "web-0", "mount; cat /proc/self/mountinfo")
+        assert code == 0
+        assert f"{device} on /data type xfs" in inside
+        assert any(
+            f" {majmin.strip('[]')} " in ln and " /data " in ln for ln in inside.splitlines()
+        )
+        code, _ = in_pod(kernel_sim, ns, "web-0", "echo seed-data > /data/hello && sync")
+        assert code == 0
+        assert on_node(ssh, f"cat {path}/hello").strip() == "seed-data"
+    finally:
+        ssh.close()
+
+
+def test_exec_exit_codes_and_hostname(kernel_sim: Sim, ns: str) -> None:
+    deploy(kernel_sim, ns)
+    assert in_pod(kernel_sim, ns, "web-0", "hostname") == (0, "web-0\n")
+    code, _ = in_pod(kernel_sim, ns, "web-0", "exit 3")
+    assert code == 3
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on the PATH")
+def test_kubectl_exec_and_logs(kernel_sim: Sim, ns: str, tmp_path: Path) -> None:
+    deploy(kernel_sim, ns)
+    kubectl = Kubectl(kernel_sim.running.kubeconfig, tmp_path)
+    result = kubectl("exec", "-n", ns, "web-0", "--", "mount")
+    assert result.returncode == 0, result.stderr
+    assert " on /data type xfs " in result.stdout
+    failed = kubectl("exec", "-n", ns, "web-0", "--", "sh", "-c", "exit 7")
+    assert failed.returncode == 7
+    assert kubectl("logs", "-n", ns, "web-0").returncode == 0
+
+
+def test_data_survives_pod_deletion_and_scale_to_zero(kernel_sim: Sim, ns: str) -> None:
+    deploy(kernel_sim, ns)
+    assert in_pod(kernel_sim, ns, "web-0", "echo kept > /data/f && sync")[0] == 0
+    kernel_sim.core.delete_namespaced_pod("web-0", ns)
+    old_uid = kernel_sim.core.read_namespaced_pod("web-0", ns).metadata.uid
+
+    def recreated(seen: Seen[client.V1Pod]) -> bool:
+        pod = seen.objects.get("web-0")
+        return bool(pod and pod.metadata.uid != old_uid and _ready(1)(seen))
+
+    wait_for(kernel_sim.core.list_namespaced_pod, recreated, timeout=60, namespace=ns)
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/f") == (0, "kept\n")
+    kernel_sim.apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 0}})
+    wait_for(kernel_sim.core.list_namespaced_pod, lambda s: not s.objects, timeout=60, namespace=ns)
+    kernel_sim.apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 1}})
+    wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/f") == (0, "kept\n")
+
+
+def test_data_survives_statefulset_recreation_under_retain(kernel_sim: Sim, ns: str) -> None:
+    deploy(kernel_sim, ns)
+    assert in_pod(kernel_sim, ns, "web-0", "echo again > /data/f && sync")[0] == 0
+    kernel_sim.apps.delete_namespaced_stateful_set("web", ns, propagation_policy="Foreground")
+    wait_for(kernel_sim.core.list_namespaced_pod, lambda s: not s.objects, timeout=60, namespace=ns)
+    wait_for(
+        kernel_sim.apps.list_namespaced_stateful_set,
+        lambda s: not s.objects,
+        timeout=60,
+        namespace=ns,
+    )
+    body = manifests.statefulset(
+        replicas=1, claim="pv-claim", size="100Gi", storage_class="datera-gold"
+    )
+    kernel_sim.apps.create_namespaced_stateful_set(ns, body)
+    wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/f") == (0, "again\n")
+
+
+def test_peers_resolve_through_the_headless_service(kernel_sim: Sim, ns: str) -> None:
+    deploy(kernel_sim, ns, replicas=2)
+    code, out = in_pod(kernel_sim, ns, "web-0", "getent hosts web-1.web")
+    assert code == 0
+    assert "web-1.web" in out
+
+
+# --- node-level faults ----------------------------------------------------------------
+
+
+def test_fault_wrong_fstype(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(wrong_fstype=None)
+    deploy(kernel_sim, ns)
+    code, out = in_pod(kernel_sim, ns, "web-0", "mount")
+    assert " on /data type ext4 " in out
+
+
+def test_fault_no_scsi_device(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(no_scsi_device=None)
+    deploy(kernel_sim, ns)
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    ssh = node_shell(kernel_sim, pod)
+    try:
+        uid = pod.metadata.uid
+        line = next(ln for ln in on_node(ssh, "mount").splitlines() if uid in ln)
+        device = line.split()[0]
+        assert device.startswith("/dev/sd")
+        assert device not in on_node(ssh, "lsscsi")
+    finally:
+        ssh.close()
+
+
+def test_fault_missing_data_mount(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(missing_data_mount=None)
+    deploy(kernel_sim, ns)
+    code, out = in_pod(kernel_sim, ns, "web-0", "mount")
+    assert " on /data " not in out
+
+
+def test_fault_readonly_data_mount(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(readonly_data_mount=None)
+    deploy(kernel_sim, ns)
+    code, out = in_pod(kernel_sim, ns, "web-0", "touch /data/x")
+    assert code != 0
+    assert "Read-only file system" in out
+
+
+def test_fault_data_loss_on_reattach(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    deploy(kernel_sim, ns)
+    assert in_pod(kernel_sim, ns, "web-0", "echo precious > /data/f && sync")[0] == 0
+    faults(data_loss_on_reattach=None)
+    kernel_sim.apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 0}})
+    wait_for(kernel_sim.core.list_namespaced_pod, lambda s: not s.objects, timeout=60, namespace=ns)
+    kernel_sim.apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 1}})
+    wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
+    code, _ = in_pod(kernel_sim, ns, "web-0", "test -e /data/f")
+    assert code == 1
+
+
+def test_fault_stale_kubelet_mount(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(stale_kubelet_mount=None)
+    deploy(kernel_sim, ns)
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    kernel_sim.apps.patch_namespaced_stateful_set_scale("web", ns, {"spec": {"replicas": 0}})
+    wait_for(kernel_sim.core.list_namespaced_pod, lambda s: not s.objects, timeout=60, namespace=ns)
+    ssh = node_shell(kernel_sim, pod)
+    try:
+        assert f"/var/lib/kubelet/pods/{pod.metadata.uid}/" in on_node(ssh, "mount")
+    finally:
+        ssh.close()
+
+
+def test_fault_dns_missing(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    faults(dns_missing=None)
+    deploy(kernel_sim, ns, replicas=2)
+    code, _ = in_pod(kernel_sim, ns, "web-0", "getent hosts web-1.web")
+    assert code != 0
+
+
+def test_fault_ssh_drop(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    deploy(kernel_sim, ns)
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    faults(ssh_drop=1.0)
+    ssh = node_shell(kernel_sim, pod)
+    try:
+        with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+            for _ in range(50):
+                _, stdout, _ = ssh.exec_command("sleep 0.1; echo ok", timeout=10)
+                if stdout.read() != b"ok\n":
+                    raise EOFError("session dropped")
+    finally:
+        ssh.close()
