@@ -111,9 +111,7 @@ def preflight(config: SimConfig) -> None:
             "the simulated nodes need root (network and mount namespaces, loop devices, "
             "sshd); run as root, or use --runtime memory for an API-only cluster"
         )
-    missing = sorted(
-        {package for tool, package in REQUIRED_TOOLS.items() if not _which(tool)}
-    )
+    missing = sorted({package for tool, package in REQUIRED_TOOLS.items() if not _which(tool)})
     if missing:
         raise SimError(
             "the simulated nodes need tools that are not installed; "
@@ -163,7 +161,7 @@ def up(config: SimConfig, *, timeout: float = START_TIMEOUT) -> Running:
     if message is None or not message.get("ready"):
         if process.poll() is None:
             process.terminate()
-            _wait_exit(process.pid, STOP_TIMEOUT)
+            wait_exit(process.pid, STOP_TIMEOUT)
         why = (message or {}).get("error") or f"no answer within {timeout:.0f}s"
         raise SimError(
             f"the simulated cluster did not start: {why}\n"
@@ -196,7 +194,7 @@ def _read_line(fd: int, timeout: float) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _wait_exit(pid: int, timeout: float) -> bool:
+def wait_exit(pid: int, timeout: float) -> bool:
     """Wait for any process (not only our child) to exit, via pidfd; True if it did."""
     try:
         fd = os.pidfd_open(pid)
@@ -217,9 +215,9 @@ def down(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
     running = status(state_dir)
     if running is not None:
         os.kill(running.pid, signal.SIGTERM)
-        if not _wait_exit(running.pid, timeout):
+        if not wait_exit(running.pid, timeout):
             os.killpg(running.pid, signal.SIGKILL)
-            _wait_exit(running.pid, 10)
+            wait_exit(running.pid, 10)
     remove_state(state_dir)
     return running is not None
 

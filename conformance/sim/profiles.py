@@ -38,7 +38,7 @@ PROFILES: dict[str, Profile] = {
         attach=Delay(0.0, 0.0),
         image_pull=Delay(0.0, 0.0),
         container_start=Delay(0.0, 0.0),
-        container_stop=Delay(0.0, 0.0),
+        container_stop=Delay(0.3, 0.3),  # kubectl delete races a faster kubelet
     ),
     "realistic": Profile(
         "realistic",

@@ -243,8 +243,7 @@ def test_peers_resolve_through_the_headless_service(kernel_sim: Sim, ns: str) ->
 def test_fault_wrong_fstype(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
     faults(wrong_fstype=None)
     deploy(kernel_sim, ns)
-    code, out = in_pod(kernel_sim, ns, "web-0", "mount")
-    assert " on /data type ext4 " in out
+    assert " on /data type ext4 " in in_pod(kernel_sim, ns, "web-0", "mount")[1]
 
 
 def test_fault_no_scsi_device(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
@@ -265,8 +264,7 @@ def test_fault_no_scsi_device(kernel_sim: Sim, ns: str, faults) -> None:  # type
 def test_fault_missing_data_mount(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
     faults(missing_data_mount=None)
     deploy(kernel_sim, ns)
-    code, out = in_pod(kernel_sim, ns, "web-0", "mount")
-    assert " on /data " not in out
+    assert " on /data " not in in_pod(kernel_sim, ns, "web-0", "mount")[1]
 
 
 def test_fault_readonly_data_mount(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
@@ -316,9 +314,13 @@ def test_fault_ssh_drop(kernel_sim: Sim, ns: str, faults) -> None:  # type: igno
     ssh = node_shell(kernel_sim, pod)
     try:
         with pytest.raises((paramiko.SSHException, EOFError, OSError)):
-            for _ in range(50):
-                _, stdout, _ = ssh.exec_command("sleep 0.1; echo ok", timeout=10)
-                if stdout.read() != b"ok\n":
-                    raise EOFError("session dropped")
+            _run_until_dropped(ssh)
     finally:
         ssh.close()
+
+
+def _run_until_dropped(ssh: paramiko.SSHClient) -> None:
+    for _ in range(50):
+        _, stdout, _ = ssh.exec_command("sleep 0.1; echo ok", timeout=10)
+        if stdout.read() != b"ok\n":
+            raise EOFError("session dropped")

@@ -10,6 +10,7 @@ from conformance.sim import profiles
 def test_fast_profile_never_waits() -> None:
     timing = profiles.timing("fast")
     assert {timing.delay(op) for op in ("provision", "attach", "container_start")} == {0.0}
+    assert timing.delay("container_stop") < 0.5
 
 
 def test_realistic_profile_is_repeatable_from_its_seed() -> None:

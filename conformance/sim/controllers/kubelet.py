@@ -631,7 +631,9 @@ class Kubelet(Controller):
                 for container in (pod.get("spec") or {}).get("containers") or []:
                     self._event(pod, "Killing", f"Stopping container {container['name']}")
             await self.runtime.stop_pod(rec.node, pod, grace)
-            await asyncio.sleep(min(self.timing.delay("container_stop"), grace))
+            # the kubelet's own sync latency, whatever the grace period: clients such as
+            # `kubectl delete pod` expect to see the terminating pod before it goes
+            await asyncio.sleep(self.timing.delay("container_stop"))
             await self._detach_unused(key, rec)
             self._records.pop(key, None)
             if rec.started is not None:

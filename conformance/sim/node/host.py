@@ -49,7 +49,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.sim.node.model import PREFIX, NodeCommandError, NodeHost, run
+from conformance.sim.node.model import PREFIX, NodeHost, run
 
 SUBNET_PREFIX = "10.251"  # nodes live in 10.251.<k>.0/24, k in SUBNETS
 SUBNETS = range(1, 251)
@@ -263,15 +263,19 @@ def _subnets_in_use() -> set[int]:
         match = NETNS_RE.match(name)
         if match:
             used.add(int(match.group(1)))
-    # Never take a subnet something else on this host already routes.
-    ours = ipaddress.ip_network(f"{SUBNET_PREFIX}.0.0/16")
+    # Never take a subnet something else on this host already routes (more specifically
+    # than a default or other broad route).
+    space = ipaddress.IPv4Network(f"{SUBNET_PREFIX}.0.0/16")
     routes = json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout or "[]")
     for route in routes:
-        dst = str(route.get("dst", ""))
         with contextlib.suppress(ValueError):
-            network = ipaddress.ip_network(dst if dst != "default" else "0.0.0.0/0", strict=False)
-            if network.prefixlen >= 16 and network.subnet_of(ours):  # type: ignore[arg-type]
-                used.add(int(str(network.network_address).split(".")[2]))
+            network = ipaddress.IPv4Network(str(route.get("dst", "")), strict=False)
+            if network.prefixlen >= space.prefixlen and network.overlaps(space):
+                used.update(
+                    k
+                    for k in SUBNETS
+                    if network.overlaps(ipaddress.IPv4Network(f"{SUBNET_PREFIX}.{k}.0/24"))
+                )
     return used
 
 
@@ -282,7 +286,9 @@ class NodeNetwork:
     """A bridge ``cfs<k>br`` with 10.251.<k>.1/24 in the host namespace, for one simulator.
 
     The constructor allocates a free k (1..250) under :func:`net_lock` and creates the
-    bridge (blocking, a few ms). ``close()`` deletes it (and tolerates it being gone).
+    bridge (blocking, a few ms). ``close()`` deletes it (and tolerates it being gone);
+    stop the nodes first. Pass :attr:`node_subnet` to the kubelet's ``register_nodes`` so
+    Node objects carry the addresses :func:`start_node` gives (index i -> .i+1).
     """
 
     def __init__(self) -> None:
@@ -301,17 +307,7 @@ class NodeNetwork:
             run(["ip", "link", "add", "name", self.bridge, "type", "bridge"])
             try:
                 _disable_ipv6(self.bridge)
-                run(
-                    [
-                        "ip",
-                        "link",
-                        "set",
-                        "dev",
-                        self.bridge,
-                        "alias",
-                        self.alias,
-                    ]
-                )
+                run(["ip", "link", "set", "dev", self.bridge, "alias", self.alias])
                 run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
                 run(["ip", "link", "set", "dev", self.bridge, "up"])
             except BaseException:
@@ -905,13 +901,12 @@ def nodes_alive(nodes: Collection[NodeHost]) -> list[str]:
 
 
 __all__ = [
-    "AGENT_TAG",
     "ROOT_LAYOUT",
-    "NodeCommandError",
     "NodeNetwork",
     "NodeStartError",
     "generate_client_key",
     "known_hosts_line",
+    "node_processes",
     "start_node",
     "start_node_sync",
     "stop_node",

@@ -70,7 +70,6 @@ _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_KEY = re.compile(r"^[^=\0]+$")
 
 # Linux (asm-generic) pty ioctls that the termios module does not export.
-_TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTPEER = 0x5441
 
@@ -243,7 +242,12 @@ def _write_in_place(path: Path, content: str) -> None:
 
 
 def update_hosts(pod: RunningPod, peers: Sequence[HostEntry | tuple[str, str]]) -> None:
-    """Rewrite the pod's /etc/hosts for a new set of headless-service peers."""
+    """Rewrite the pod's /etc/hosts for a new set of headless-service peers.
+
+    A stopped pod's files are gone: nothing is written then.
+    """
+    if pod.stopped:
+        return
     pod.peers = tuple(HostEntry(*p) for p in peers)
     ip = pod.spec.pod_ip or pod.node.address
     target = _node_path(pod.node, f"{pod.spec.node_dir}/etc-hosts")
@@ -438,8 +442,9 @@ def _exit_code(returncode: int) -> int:
 
 
 def _pidfd_exited(pidfd: int) -> bool:
-    readable, _, _ = select.select([pidfd], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # not select(): descriptors may be numbered above 1023
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 async def _wait_pidfd(pidfd: int, timeout: float) -> bool:

@@ -304,7 +304,7 @@ def test_nsenter_sees_node_root_dev_and_sys(cluster: Cluster) -> None:
     assert port22 in listening
 
 
-def test_start_time(cluster: Cluster, record_property: pytest.RecordProperty) -> None:
+def test_start_time(cluster: Cluster, record_property: Callable[[str, object], None]) -> None:
     record_property("two_nodes_start_seconds", round(cluster.start_seconds, 3))
     print(f"\ntwo nodes started concurrently in {cluster.start_seconds:.3f}s")
     assert cluster.start_seconds < 15
@@ -393,8 +393,7 @@ def test_clean_after_agent_killed(state: Path, client_key: tuple[Path, str]) -> 
             f.truncate(16 << 20)
         run(["mkfs.ext4", "-q", "-F", str(image)])
         loop = run(["losetup", "-f", "--show", str(image)]).stdout.strip()
-        minor = os.minor(os.stat(loop).st_rdev)
-        os.mknod(node.dev_dir / "sdb", stat.S_IFBLK | 0o660, os.makedev(7, minor))
+        os.mknod(node.dev_dir / "sdb", stat.S_IFBLK | 0o660, os.stat(loop).st_rdev)
         _in_node(node, "mkdir", "-p", "/var/lib/kubelet/pods/u1/volumes/x")
         _in_node(node, "mount", "/dev/sdb", "/var/lib/kubelet/pods/u1/volumes/x")
         host_mount = state / "mnt"

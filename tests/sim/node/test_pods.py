@@ -419,6 +419,20 @@ def test_stop_terminates_promptly_and_leaves_nothing(node: NodeHost) -> None:
     run(scenario)
 
 
+def test_stop_right_after_start(node: NodeHost) -> None:
+    async def scenario() -> None:
+        for argv in (("sleep", "infinity"), ("no-such-command",), ("sh", "-c", "exec cat")):
+            pod = await start_pod(node, spec(argv=argv))
+            started = time.monotonic()
+            await stop_pod(pod, 10)
+            assert time.monotonic() - started < 2, argv  # SIGTERM is never lost
+            assert pids_in_namespace(pod.pid_ns) == []
+            update_hosts(pod, [("web-1", "10.251.250.11")])  # a stopped pod: no-op
+            assert not in_node(node, pod.spec.node_dir).exists()
+
+    run(scenario)
+
+
 def _pid_ns(pid: int) -> tuple[int, int]:
     try:
         st = os.stat(f"/proc/{pid}/ns/pid")

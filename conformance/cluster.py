@@ -1,0 +1,305 @@
+"""The official Kubernetes client in one place: create, read, patch, delete, exec, wait.
+
+Transient API trouble (429, 5xx, dropped connections and watches) is retried with
+backoff, so a flaky control plane does not fail a storage check. Waits follow
+watches (conformance.waits) with timeouts from the inventory, and a timed-out wait
+fails with what it last saw: pod phases and conditions, claim status, recent events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kubernetes import client, config, utils
+from kubernetes.client.exceptions import ApiException
+from kubernetes.stream import stream
+from urllib3.exceptions import HTTPError
+
+from conformance import evidence
+from conformance.inventory import Inventory, Timeouts
+from conformance.nodes.base import CommandResult
+from conformance.waits import TRANSIENT_CODES, Seen, WaitTimeout, wait_for
+from conformance.workloads import LABEL_RUN, LABEL_WORKER
+
+T = TypeVar("T")
+
+RETRY_DEADLINE = 60.0
+
+
+class ClusterError(Exception):
+    """The cluster cannot be used; the message names what to fix."""
+
+
+def _ready(pod: client.V1Pod) -> bool:
+    conditions = (pod.status.conditions if pod.status else None) or []
+    return (
+        pod.status is not None
+        and pod.status.phase == "Running"
+        and not pod.metadata.deletion_timestamp
+        and any(c.type == "Ready" and c.status == "True" for c in conditions)
+    )
+
+
+@dataclass
+class Cluster:
+    api: client.ApiClient
+    timeouts: Timeouts
+
+    # --- construction -------------------------------------------------------------
+
+    @classmethod
+    def from_inventory(cls, inventory: Inventory) -> Cluster:
+        settings = inventory.cluster
+        try:
+            api = config.new_client_from_config(
+                config_file=settings.kubeconfig, context=settings.context
+            )
+        except (config.ConfigException, OSError, TypeError, ValueError) as exc:
+            raise ClusterError(
+                f"cannot load kubeconfig {settings.kubeconfig or '~/.kube/config'}"
+                f"{f' context {settings.context}' if settings.context else ''}: {exc} "
+                "(cluster.kubeconfig / cluster.context in the inventory, or KUBECONFIG)"
+            ) from None
+        cluster = cls(api, inventory.timeouts)
+        try:
+            cluster.call(client.VersionApi(api).get_code, _request_timeout=10)
+        except (ApiException, HTTPError, OSError) as exc:
+            host = api.configuration.host
+            raise ClusterError(
+                f"cannot reach the Kubernetes API at {host}: {_short(exc)} "
+                "(check cluster.kubeconfig / cluster.context in the inventory)"
+            ) from None
+        return cluster
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def storage(self) -> client.StorageV1Api:
+        return client.StorageV1Api(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    # --- calls ----------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the API, retrying transient failures with backoff until a deadline."""
+        deadline = time.monotonic() + RETRY_DEADLINE
+        delay = 0.1
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except ApiException as exc:
+                if exc.status not in TRANSIENT_CODES or time.monotonic() > deadline:
+                    raise
+                retry_after = (exc.headers or {}).get("Retry-After") if exc.headers else None
+                wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
+            except (HTTPError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                wait = delay
+            time.sleep(min(wait, 2.0))  # backoff before a retry, not synchronization
+            delay = min(delay * 2, 2.0)
+
+    def apply(self, manifest: dict[str, Any], namespace: str | None = None) -> None:
+        """Create an object from a manifest (attached as evidence)."""
+        kind = manifest.get("kind", "object")
+        name = manifest.get("metadata", {}).get("name", "")
+        with evidence.step(f"create {kind} {name}"):
+            evidence.attach_yaml(f"{kind} {name}", manifest)
+            self.call(utils.create_from_dict, self.api, manifest, namespace=namespace)
+
+    def scale(self, namespace: str, name: str, replicas: int) -> None:
+        with evidence.step(f"scale StatefulSet {name} to {replicas}"):
+            self.call(
+                self.apps.patch_namespaced_stateful_set_scale,
+                name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+            )
+
+    def exec(
+        self, namespace: str, pod: str, argv: list[str], *, timeout: float | None = None
+    ) -> CommandResult:
+        """Run a command in a pod's first container through the API (WebSocket exec)."""
+        started = time.monotonic()
+        session = self.call(
+            stream,
+            self.core.connect_get_namespaced_pod_exec,
+            pod,
+            namespace,
+            command=argv,
+            stderr=True,
+            stdout=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+        )
+        try:
+            session.run_forever(timeout=timeout or self.timeouts.command)
+            code = session.returncode  # before reading: read_all() also drops the status
+            stdout = session.read_stdout() if session.peek_stdout() else ""
+            stderr = session.read_stderr() if session.peek_stderr() else ""
+        finally:
+            session.close()
+        command = " ".join(argv)
+        result = CommandResult(
+            command=command,
+            stdout=stdout,
+            stderr=stderr,
+            exit_code=-1 if code is None else int(code),
+            duration=time.monotonic() - started,
+        )
+        evidence.attach_command(f"pod {pod}", command, result.exit_code, stdout, stderr)
+        return result
+
+    # --- namespaces -----------------------------------------------------------------
+
+    @contextmanager
+    def namespace(self, name: str, *, run_id: str, worker: str) -> Iterator[str]:
+        """A labelled namespace, deleted afterwards even when the body failed."""
+        labels = {LABEL_RUN: run_id, LABEL_WORKER: worker}
+        self.call(self.core.create_namespace, {"metadata": {"name": name, "labels": labels}})
+        try:
+            yield name
+        finally:
+            self.delete_namespace(name)
+
+    def delete_namespace(self, name: str) -> None:
+        try:
+            self.call(self.core.delete_namespace, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        wait_for(
+            self.core.list_namespace,
+            lambda seen: name not in seen.objects,
+            timeout=self.timeouts.delete,
+            what=f"namespace {name} to be deleted",
+            field_selector=f"metadata.name={name}",
+        )
+
+    def leftover_namespaces(self, run_id: str) -> list[str]:
+        found = self.call(self.core.list_namespace, label_selector=f"{LABEL_RUN}={run_id}")
+        return [ns.metadata.name for ns in found.items]
+
+    # --- waits ------------------------------------------------------------------------
+
+    def wait_pods(
+        self,
+        namespace: str,
+        predicate: Callable[[Seen[client.V1Pod]], bool],
+        *,
+        what: str,
+        selector: str | None = None,
+        timeout: float | None = None,
+        since: str | None = None,
+        seen: Seen[Any] | None = None,
+    ) -> Seen[client.V1Pod]:
+        kwargs: dict[str, Any] = {"namespace": namespace}
+        if selector:
+            kwargs["label_selector"] = selector
+        try:
+            return wait_for(
+                self.core.list_namespaced_pod,
+                predicate,
+                timeout=timeout or self.timeouts.pod_ready,
+                what=what,
+                since=since,
+                seen=seen,
+                describe=lambda _: self.describe(namespace),
+                **kwargs,
+            )
+        except WaitTimeout as exc:
+            evidence.attach_text("namespace state at timeout", str(exc))
+            raise
+
+    def wait_ready(
+        self, namespace: str, count: int, *, selector: str, since: str | None = None
+    ) -> Seen[client.V1Pod]:
+        def predicate(seen: Seen[client.V1Pod]) -> bool:
+            pods = seen.items()
+            return len(pods) == count and all(_ready(p) for p in pods)
+
+        return self.wait_pods(
+            namespace,
+            predicate,
+            what=f"{count} pod(s) {selector} Running and Ready",
+            selector=selector,
+            since=since,
+        )
+
+    def wait_claims_bound(self, namespace: str, names: list[str]) -> dict[str, Any]:
+        def predicate(seen: Seen[client.V1PersistentVolumeClaim]) -> bool:
+            return all(n in seen.objects and seen.objects[n].status.phase == "Bound" for n in names)
+
+        seen = wait_for(
+            self.core.list_namespaced_persistent_volume_claim,
+            predicate,
+            timeout=self.timeouts.pvc_bound,
+            what=f"claims {', '.join(names)} Bound",
+            describe=lambda _: self.describe(namespace),
+            namespace=namespace,
+        )
+        return {name: seen.objects[name] for name in names}
+
+    def resource_version(self, namespace: str) -> str:
+        listed = self.call(self.core.list_namespaced_pod, namespace, limit=1)
+        return str(listed.metadata.resource_version)
+
+    # --- what a failure report needs ------------------------------------------------
+
+    def describe(self, namespace: str) -> str:
+        """Pods, claims and recent events of a namespace, for timeout messages."""
+        lines: list[str] = []
+        try:
+            for pod in self.core.list_namespaced_pod(namespace).items:
+                conditions = ", ".join(
+                    f"{c.type}={c.status}" for c in (pod.status.conditions or [])
+                )
+                waiting = [
+                    f"{s.name}: {s.state.waiting.reason}"
+                    for s in (pod.status.container_statuses or [])
+                    if s.state and s.state.waiting
+                ]
+                lines.append(
+                    f"  pod {pod.metadata.name}: {pod.status.phase} on "
+                    f"{pod.spec.node_name or '(unscheduled)'} [{conditions}]"
+                    + (f" waiting {'; '.join(waiting)}" if waiting else "")
+                    + (" (terminating)" if pod.metadata.deletion_timestamp else "")
+                )
+            for pvc in self.core.list_namespaced_persistent_volume_claim(namespace).items:
+                lines.append(
+                    f"  claim {pvc.metadata.name}: {pvc.status.phase} "
+                    f"volume={pvc.spec.volume_name or '-'}"
+                )
+            events = self.core.list_namespaced_event(namespace).items
+            recent = sorted(
+                events, key=lambda e: str(e.last_timestamp or e.event_time or ""), reverse=True
+            )[:10]
+            for event in reversed(recent):
+                obj = event.involved_object
+                lines.append(
+                    f"  event {event.type} {event.reason} {obj.kind}/{obj.name}: {event.message}"
+                )
+        except (ApiException, HTTPError, OSError) as exc:
+            lines.append(f"  (could not describe namespace {namespace}: {_short(exc)})")
+        return "\n".join(lines) or "  (namespace is empty)"
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,71 @@
+"""Evidence for reports: Allure steps and attachments, with secrets redacted first.
+
+Everything a check did (manifests applied, commands and their output, events and pod
+descriptions on failure) is attached, so a vendor can hand the report to a customer.
+Nothing passes to a report without going through ``redact``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import allure
+import yaml
+
+REDACTED = "<redacted>"
+
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?im)^(\s*(?:token|password|client-key-data|client-certificate-data)\s*:\s*).+$"),
+    re.compile(r"(?i)(\"(?:token|password)\"\s*:\s*\")[^\"]*"),
+    re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----)"),
+)
+
+
+def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
+    """Remove tokens, passwords and private keys (and any given secret strings)."""
+    for secret in extra_secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        if pattern.groups == 2:
+            text = pattern.sub(rf"\1{REDACTED}\2", text)
+        else:
+            text = pattern.sub(rf"\1{REDACTED}", text)
+    return text
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    """One action of a check, as an Allure step."""
+    with allure.step(redact(title)):
+        yield
+
+
+def attach_text(name: str, text: str) -> None:
+    allure.attach(redact(text), name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def attach_yaml(name: str, obj: Any) -> None:
+    text = yaml.safe_dump(obj, sort_keys=False) if not isinstance(obj, str) else obj
+    allure.attach(redact(text), name=name, attachment_type=allure.attachment_type.YAML)
+
+
+def attach_command(where: str, command: str, exit_code: int, stdout: str, stderr: str) -> None:
+    """A command run on a node or in a container, with everything it printed."""
+    body = f"$ {command}\n# exit code {exit_code}\n--- stdout\n{stdout}--- stderr\n{stderr}"
+    attach_text(f"{where}: {command[:60]}", body)
+
+
+def label_suite(feature: str, story: str) -> None:
+    allure.dynamic.feature(feature)
+    allure.dynamic.story(story)
+
+
+def parameters(**values: object) -> None:
+    for key, value in values.items():
+        allure.dynamic.parameter(key, str(value))
