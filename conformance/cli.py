@@ -195,6 +195,30 @@ def _faults_catalog(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _convert_petset(args: argparse.Namespace) -> int:
+    from conformance import workloads
+
+    source = "<stdin>" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except FileNotFoundError:
+        print(f"conformance convert-petset: {source}: no such file", file=sys.stderr)
+        return EXIT_INVALID
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"conformance convert-petset: {source}: cannot read: {reason}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        converted, warnings = workloads.convert_documents(text)
+    except workloads.ConversionError as exc:
+        print(f"conformance convert-petset: {source}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    sys.stdout.write(converted)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conformance",
@@ -267,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     fault_clear = fault_actions.add_parser("clear", parents=[state])
     fault_clear.add_argument("name", nargs="?", help="one fault (default: all)")
     fault_clear.set_defaults(handler=_sim_fault)
+
+    convert = commands.add_parser(
+        "convert-petset", help="convert legacy PetSet manifests (apps/v1alpha1) to apps/v1"
+    )
+    convert.add_argument("file", metavar="FILE", help="multi-document YAML, - for stdin")
+    convert.set_defaults(handler=_convert_petset)
     return parser
 
 
