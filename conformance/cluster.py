@@ -34,7 +34,7 @@ class ClusterError(Exception):
     """The cluster cannot be used; the message names what to fix."""
 
 
-def _ready(pod: client.V1Pod) -> bool:
+def pod_ready(pod: client.V1Pod) -> bool:
     conditions = (pod.status.conditions if pod.status else None) or []
     return (
         pod.status is not None
@@ -111,13 +111,23 @@ class Cluster:
             time.sleep(min(wait, 2.0))  # backoff before a retry, not synchronization
             delay = min(delay * 2, 2.0)
 
-    def apply(self, manifest: dict[str, Any], namespace: str | None = None) -> None:
+    def apply(
+        self, manifest: dict[str, Any], namespace: str | None = None, *, exist_ok: bool = False
+    ) -> None:
         """Create an object from a manifest (attached as evidence)."""
         kind = manifest.get("kind", "object")
         name = manifest.get("metadata", {}).get("name", "")
         with evidence.step(f"create {kind} {name}"):
             evidence.attach_yaml(f"{kind} {name}", manifest)
-            self.call(utils.create_from_dict, self.api, manifest, namespace=namespace)
+            self.call(self._create, manifest, namespace, exist_ok)
+
+    def _create(self, manifest: dict[str, Any], namespace: str | None, exist_ok: bool) -> None:
+        try:
+            utils.create_from_dict(self.api, manifest, namespace=namespace)
+        except utils.FailToCreateError as exc:
+            failures = [e for e in exc.api_exceptions if not (exist_ok and e.status == 409)]
+            if failures:
+                raise failures[0] from None  # an ApiException: transient ones are retried
 
     def scale(self, namespace: str, name: str, replicas: int) -> None:
         with evidence.step(f"scale StatefulSet {name} to {replicas}"):
@@ -230,7 +240,7 @@ class Cluster:
     ) -> Seen[client.V1Pod]:
         def predicate(seen: Seen[client.V1Pod]) -> bool:
             pods = seen.items()
-            return len(pods) == count and all(_ready(p) for p in pods)
+            return len(pods) == count and all(pod_ready(p) for p in pods)
 
         return self.wait_pods(
             namespace,

@@ -69,12 +69,16 @@ def wait_for(
 
     ``describe(seen)`` renders the last state for the timeout message; pass a ``seen``
     to keep one event history across several waits. ``since`` (a resourceVersion taken
-    before acting) skips the initial list, so every change after it is an event in
-    ``seen.events``: that is how creation order is judged.
+    before acting) makes every change after it an event in ``seen.events``, even those
+    that happened before the wait began: that is how creation order is judged.
     """
     deadline = time.monotonic() + timeout
     seen = seen if seen is not None else Seen()
-    resource_version = since or _relist(list_fn, seen, deadline, list_kwargs)
+    listed = _relist(list_fn, seen, deadline, list_kwargs)
+    # With `since`, replay the events from then (for their order) without letting them
+    # overwrite the newer state the list just gave.
+    fresh_after = int(listed) if since and listed.isdigit() else 0
+    resource_version = since or listed
     while not predicate(seen):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -104,11 +108,13 @@ def wait_for(
                     continue
                 name = _name(obj)
                 seen.events.append((kind, name))
+                resource_version = _rv(obj)
+                if resource_version.isdigit() and int(resource_version) <= fresh_after:
+                    continue  # already reflected in the list
                 if kind == "DELETED":
                     seen.objects.pop(name, None)
                 else:
                     seen.objects[name] = obj
-                resource_version = _rv(obj)
                 if predicate(seen) or time.monotonic() >= deadline:
                     break
         except ApiException as exc:

@@ -1,0 +1,155 @@
+"""A StatefulSet under test: how it was deployed, and how to look at its pods and claims.
+
+Suites hold one of these per parameter set; it knows the names upstream derives
+(pods `<set>-<n>`, claims `<template>-<set>-<n>`) and reads everything through the
+``Cluster`` layer, so suites never touch the Kubernetes client directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance import evidence, workloads
+from conformance.cluster import Cluster, pod_ready
+from conformance.inventory import Inventory, PodManagementPolicy, Storage
+from conformance.nodes.base import CommandResult
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parameter set of the suites: a storage entry, a replica count, a policy."""
+
+    storage: Storage
+    replicas: int
+    policy: PodManagementPolicy
+
+    @property
+    def id(self) -> str:
+        return f"{self.storage.name}-r{self.replicas}-{self.policy.value}"
+
+
+@dataclass
+class Deployment:
+    cluster: Cluster
+    inventory: Inventory
+    case: Case
+    namespace: str
+    class_name: str | None  # None: the claim template names no class (the default applies)
+    labels: dict[str, str]
+    set_name: str = ""
+    claim_template: str = ""
+    app_label: str = ""  # the pods' `app` label; the set's name unless a manifest says else
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.set_name = self.set_name or self.inventory.workload.set_name
+        self.claim_template = self.claim_template or self.inventory.workload.claim_template
+
+    # --- names ------------------------------------------------------------------------
+
+    @property
+    def selector(self) -> str:
+        return f"{workloads.APP_LABEL}={self.app_label or self.set_name}"
+
+    @property
+    def mount_path(self) -> str:
+        return self.inventory.workload.mount_path
+
+    def pod_name(self, ordinal: int) -> str:
+        return f"{self.set_name}-{ordinal}"
+
+    def claim_name(self, ordinal: int) -> str:
+        return f"{self.claim_template}-{self.set_name}-{ordinal}"
+
+    def claim_names(self, replicas: int | None = None) -> list[str]:
+        return [
+            self.claim_name(i) for i in range(self.case.replicas if replicas is None else replicas)
+        ]
+
+    # --- deploying --------------------------------------------------------------------
+
+    def build(
+        self, *, replicas: int | None = None, retention: dict[str, str] | None = None
+    ) -> None:
+        """The Service and StatefulSet manifests for this case."""
+        self.manifests = [
+            workloads.headless_service(self.set_name, self.set_name, self.labels),
+            workloads.statefulset(
+                name=self.set_name,
+                service_name=self.set_name,
+                storage=self.case.storage,
+                class_name=self.class_name or "",
+                workload=self.inventory.workload,
+                replicas=self.case.replicas if replicas is None else replicas,
+                policy=self.case.policy,
+                labels=self.labels,
+                retention=retention,
+                claim_template=self.claim_template,
+            ),
+        ]
+
+    def deploy(
+        self, *, replicas: int | None = None, retention: dict[str, str] | None = None
+    ) -> None:
+        """Apply the manifests and wait until every pod is Ready and every claim Bound."""
+        if not self.manifests or retention is not None or replicas is not None:
+            self.build(replicas=replicas, retention=retention)
+        count = self.case.replicas if replicas is None else replicas
+        for manifest in self.manifests:
+            # a re-created set finds its Service still there
+            self.cluster.apply(manifest, self.namespace, exist_ok=manifest["kind"] == "Service")
+        with evidence.step(f"wait for {count} pod(s) Ready and their claims Bound"):
+            self.cluster.wait_claims_bound(self.namespace, self.claim_names(count))
+            self.cluster.wait_ready(self.namespace, count, selector=self.selector)
+
+    def apply_manifest(self, manifest: dict[str, Any]) -> None:
+        """Deploy a manifest someone else wrote (e.g. a converted PetSet)."""
+        self.cluster.apply(manifest, self.namespace)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def pods(self) -> list[Any]:
+        listed = self.cluster.call(
+            self.cluster.core.list_namespaced_pod, self.namespace, label_selector=self.selector
+        )
+        return sorted(listed.items, key=lambda p: _ordinal(p.metadata.name))
+
+    def ready_pods(self) -> list[Any]:
+        return [p for p in self.pods() if pod_ready(p)]
+
+    def pod(self, ordinal: int) -> Any:
+        return self.cluster.call(
+            self.cluster.core.read_namespaced_pod, self.pod_name(ordinal), self.namespace
+        )
+
+    def claims(self) -> dict[str, Any]:
+        listed = self.cluster.call(
+            self.cluster.core.list_namespaced_persistent_volume_claim, self.namespace
+        )
+        return {c.metadata.name: c for c in listed.items}
+
+    def claim(self, ordinal: int) -> Any:
+        return self.cluster.call(
+            self.cluster.core.read_namespaced_persistent_volume_claim,
+            self.claim_name(ordinal),
+            self.namespace,
+        )
+
+    def volume(self, name: str) -> Any:
+        return self.cluster.call(self.cluster.core.read_persistent_volume, name)
+
+    def claim_of_pod(self, pod: Any) -> str | None:
+        """The claim the pod mounts for our template (what the kubelet really mounted)."""
+        for volume in pod.spec.volumes or []:
+            if volume.name == self.claim_template and volume.persistent_volume_claim:
+                return str(volume.persistent_volume_claim.claim_name)
+        return None
+
+    def exec(self, pod: str, argv: list[str] | tuple[str, ...]) -> CommandResult:
+        return self.cluster.exec(self.namespace, pod, list(argv))
+
+
+def _ordinal(name: str) -> int:
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 1 << 30

@@ -1,0 +1,87 @@
+"""Deleting the StatefulSet keeps its claims under Retain and deletes them under Delete;
+a re-created set re-attaches the same volumes with the data intact."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance import checks, evidence, probes
+from conformance.deployments import Deployment
+
+pytestmark = [pytest.mark.disruptive, pytest.mark.persistence]
+
+PAYLOAD = "deletion.bin"
+
+
+def _delete_set_and_wait(dep: Deployment) -> None:
+    with evidence.step(f"delete StatefulSet {dep.set_name}"):
+        dep.cluster.call(
+            dep.cluster.apps.delete_namespaced_stateful_set,
+            dep.set_name,
+            dep.namespace,
+            propagation_policy="Foreground",
+        )
+    dep.cluster.wait_pods(
+        dep.namespace,
+        lambda s: not s.objects,
+        what="the set's pods to be deleted",
+        selector=dep.selector,
+    )
+
+
+def test_claims_survive_set_deletion_and_reattach_with_data(deployed: Deployment) -> None:
+    evidence.label_suite("deletion", "Retain: claims kept, data re-attached")
+    payloads = {}
+    for pod in deployed.pods():
+        payloads[pod.metadata.name] = probes.Payload.random()
+        checks.fail_on(
+            checks.write_payload(deployed, pod.metadata.name, payloads[pod.metadata.name], PAYLOAD)
+        )
+    volumes = {name: c.spec.volume_name for name, c in deployed.claims().items()}
+    _delete_set_and_wait(deployed)
+    claims = deployed.claims()
+    problems = [
+        f"claim {name} was deleted with the StatefulSet, but whenDeleted is Retain"
+        for name in deployed.claim_names()
+        if name not in claims
+    ]
+    checks.fail_on(problems)
+    deployed.deploy()
+    for name, claim in deployed.claims().items():
+        if name in volumes and claim.spec.volume_name != volumes[name]:
+            problems.append(
+                f"re-created set: claim {name} is bound to {claim.spec.volume_name}, "
+                f"was {volumes[name]}"
+            )
+    for pod, payload in payloads.items():
+        problems += checks.payload_intact(deployed, pod, payload, PAYLOAD)
+    checks.fail_on(problems)
+
+
+def test_claims_go_with_the_set_under_the_delete_policy(statefulset: Deployment) -> None:
+    evidence.label_suite("deletion", "Delete: claims removed")
+    dep = Deployment(
+        cluster=statefulset.cluster,
+        inventory=statefulset.inventory,
+        case=statefulset.case,
+        namespace=statefulset.namespace,
+        class_name=statefulset.class_name,
+        labels=statefulset.labels,
+        set_name=f"{statefulset.set_name}-del",
+    )
+    dep.deploy(retention={"whenDeleted": "Delete", "whenScaled": "Retain"})
+    _delete_set_and_wait(dep)
+
+    def claims_gone(seen) -> bool:  # type: ignore[no-untyped-def]
+        return not any(name in seen.objects for name in dep.claim_names())
+
+    from conformance.waits import wait_for
+
+    wait_for(
+        dep.cluster.core.list_namespaced_persistent_volume_claim,
+        claims_gone,
+        timeout=dep.cluster.timeouts.delete,
+        what=f"claims {', '.join(dep.claim_names())} to be deleted (whenDeleted: Delete)",
+        describe=lambda _: dep.cluster.describe(dep.namespace),
+        namespace=dep.namespace,
+    )
