@@ -43,7 +43,7 @@ def test_claims_survive_set_deletion_and_reattach_with_data(deployed: Deployment
     problems = [
         f"claim {name} was deleted with the StatefulSet, but whenDeleted is Retain"
         for name in deployed.claim_names()
-        if name not in claims
+        if name not in claims or claims[name].metadata.deletion_timestamp
     ]
     checks.fail_on(problems)
     deployed.deploy()

@@ -1,4 +1,4 @@
-"""Every claim `<template>-<set>-<ordinal>` exists, is Bound, and its volume is what the entry says."""
+"""Every claim `<template>-<set>-<ordinal>` is Bound to a volume as the entry declares it."""
 
 from __future__ import annotations
 
