@@ -139,6 +139,40 @@ def _sim_clean(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+def _sim_prereqs(args: argparse.Namespace) -> int:
+    """Check (and with --install, apt-get install) the tools kernel-backed nodes need."""
+    import shutil
+    import subprocess
+
+    from conformance.sim import lifecycle
+
+    missing = sorted(
+        {pkg for tool, pkg in lifecycle.REQUIRED_TOOLS.items() if not lifecycle._which(tool)}
+    )
+    if not missing:
+        print("the simulated nodes' tools are installed")
+        return EXIT_OK
+    if not args.install:
+        print(f"missing: {' '.join(missing)}; run: apt-get install -y {' '.join(missing)}")
+        return EXIT_INVALID
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            f"cannot install {' '.join(missing)} (needs root and apt-get); install them "
+            "with your package manager"
+        )
+        return EXIT_INVALID
+    print(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+    ):
+        if subprocess.run(argv, env=env, check=False).returncode != 0:
+            print(f"`{' '.join(argv)}` failed")
+            return EXIT_INVALID
+    return EXIT_OK
+
+
 def _fault_text(active: dict[str, Any]) -> str:
     if not active:
         return "none"
@@ -279,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[state],
         help="remove what crashed simulators left (namespaces, mounts, loop devices, processes)",
     ).set_defaults(handler=_sim_clean)
+    prereqs = sim_commands.add_parser(
+        "prereqs", help="check the tools the simulated nodes need (--install: apt-get them)"
+    )
+    prereqs.add_argument("--install", action="store_true")
+    prereqs.set_defaults(handler=_sim_prereqs)
     sim_commands.add_parser("faults", help="list the named faults").set_defaults(
         handler=_faults_catalog
     )

@@ -147,7 +147,8 @@ def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -
     from conformance.sim import lifecycle
     from conformance.sim.control_plane import SimConfig
 
-    state = pytestconfig.rootpath / "reports" / "sim-runs" / f"{run_id}-{worker}"
+    unique = f"{run_id}-{worker}-{secrets.token_hex(3)}"  # runs may share an id and worker
+    state = pytestconfig.rootpath / "reports" / "sim-runs" / unique
     config = SimConfig(
         nodes=settings.nodes,
         profile=settings.profile.value,

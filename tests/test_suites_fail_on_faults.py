@@ -80,6 +80,8 @@ def inventory_with(tmp_path: Path, faults: dict[str, float | None]) -> Path:
 
 
 def run_suites(inventory: Path, *targets: str) -> tuple[int, str]:
+    """A conformance run of its own (not sharing this session's run id)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
     result = run(
         sys.executable,
         "-m",
@@ -93,6 +95,7 @@ def run_suites(inventory: Path, *targets: str) -> tuple[int, str]:
         "-o",
         "addopts=",
         "--tb=short",
+        env=env,
         timeout=600,
     )
     return result.returncode, result.stdout + result.stderr
