@@ -276,3 +276,20 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line("  ".join(f"{key}: {value}" for key, value in counts.items()))
     for report in stats.get("failed", []):
         terminalreporter.write_line(f"FAILED {report.nodeid}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failed check, attach the namespace's pods, claims and recent events."""
+    report = yield
+    if report.failed and call.when == "call":
+        funcargs = getattr(item, "funcargs", {})
+        dep = funcargs.get("deployed") or funcargs.get("statefulset") or funcargs.get("seed")
+        if isinstance(dep, Deployment):
+            try:
+                evidence.attach_text(
+                    f"namespace {dep.namespace} at failure", dep.cluster.describe(dep.namespace)
+                )
+            except Exception as exc:  # evidence must never hide the real failure
+                report.sections.append(("conformance", f"could not describe namespace: {exc}"))
+    return report
