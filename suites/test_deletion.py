@@ -19,7 +19,7 @@ def _delete_set_and_wait(dep: Deployment) -> None:
             dep.cluster.apps.delete_namespaced_stateful_set,
             dep.set_name,
             dep.namespace,
-            propagation_policy="Foreground",
+            propagation_policy="Background",
         )
     dep.cluster.wait_pods(
         dep.namespace,
