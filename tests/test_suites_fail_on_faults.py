@@ -126,3 +126,23 @@ def test_transient_faults_at_modest_rates_do_not_fail_the_suites(tmp_path: Path)
         "suites/test_identity.py",
     )
     assert code == 0, output[-3000:]
+
+
+def test_a_parallel_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`-n 4`: four workers, each with its own simulator; afterwards nothing of them is left."""
+    from conformance.sim.node import cleanup
+
+    runs = ROOT / "reports" / "sim-runs"
+    before = set(runs.iterdir()) if runs.exists() else set()
+    code, output = run_suites(
+        inventory_with(tmp_path, {}),
+        "suites/test_provisioning.py",
+        "suites/test_container_mounts.py",
+        "-n",
+        "4",
+    )
+    assert code == 0, output[-3000:]
+    after = set(runs.iterdir()) if runs.exists() else set()
+    assert after <= before, f"simulator state left behind: {sorted(map(str, after - before))}"
+    leftovers = cleanup.find_leftovers(state_dirs=[runs], include_live=True)
+    assert leftovers.empty, "\n".join(leftovers.lines())
