@@ -138,6 +138,31 @@ class Cluster:
                 {"spec": {"replicas": replicas}},
             )
 
+    def delete_pod(self, namespace: str, name: str) -> None:
+        with evidence.step(f"delete pod {name}"):
+            self.call(self.core.delete_namespaced_pod, name, namespace)
+
+    def delete_statefulset(
+        self, namespace: str, name: str, *, propagation: str = "Background"
+    ) -> None:
+        with evidence.step(f"delete StatefulSet {name} ({propagation})"):
+            self.call(
+                self.apps.delete_namespaced_stateful_set,
+                name,
+                namespace,
+                propagation_policy=propagation,
+            )
+
+    def wait_claims_gone(self, namespace: str, names: list[str]) -> None:
+        wait_for(
+            self.core.list_namespaced_persistent_volume_claim,
+            lambda seen: not any(name in seen.objects for name in names),
+            timeout=self.timeouts.delete,
+            what=f"claims {', '.join(names)} to be deleted",
+            describe=lambda _: self.describe(namespace),
+            namespace=namespace,
+        )
+
     def exec(
         self, namespace: str, pod: str, argv: list[str], *, timeout: float | None = None
     ) -> CommandResult:

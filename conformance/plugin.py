@@ -26,6 +26,7 @@ from conformance.nodes.base import NodeShells
 OPTION_PREFIX = "--conformance-"
 INVENTORY_ENV = "CONFORMANCE_INVENTORY"
 RUN_ID_ENV = "CONFORMANCE_RUN_ID"
+SIM_STATE_ROOT_ENV = "CONFORMANCE_SIM_STATE_ROOT"  # where embedded simulators keep their state
 
 MARKERS: dict[str, str] = {
     **{
@@ -148,7 +149,8 @@ def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -
     from conformance.sim.control_plane import SimConfig
 
     unique = f"{run_id}-{worker}-{secrets.token_hex(3)}"  # runs may share an id and worker
-    state = pytestconfig.rootpath / "reports" / "sim-runs" / unique
+    root = os.environ.get(SIM_STATE_ROOT_ENV) or pytestconfig.rootpath / "reports" / "sim-runs"
+    state = Path(root) / unique
     config = SimConfig(
         nodes=settings.nodes,
         profile=settings.profile.value,

@@ -14,13 +14,7 @@ PAYLOAD = "deletion.bin"
 
 
 def _delete_set_and_wait(dep: Deployment) -> None:
-    with evidence.step(f"delete StatefulSet {dep.set_name}"):
-        dep.cluster.call(
-            dep.cluster.apps.delete_namespaced_stateful_set,
-            dep.set_name,
-            dep.namespace,
-            propagation_policy="Background",
-        )
+    dep.cluster.delete_statefulset(dep.namespace, dep.set_name)
     dep.cluster.wait_pods(
         dep.namespace,
         lambda s: not s.objects,
@@ -72,16 +66,4 @@ def test_claims_go_with_the_set_under_the_delete_policy(statefulset: Deployment)
     dep.deploy(retention={"whenDeleted": "Delete", "whenScaled": "Retain"})
     _delete_set_and_wait(dep)
 
-    def claims_gone(seen) -> bool:  # type: ignore[no-untyped-def]
-        return not any(name in seen.objects for name in dep.claim_names())
-
-    from conformance.waits import wait_for
-
-    wait_for(
-        dep.cluster.core.list_namespaced_persistent_volume_claim,
-        claims_gone,
-        timeout=dep.cluster.timeouts.delete,
-        what=f"claims {', '.join(dep.claim_names())} to be deleted (whenDeleted: Delete)",
-        describe=lambda _: dep.cluster.describe(dep.namespace),
-        namespace=dep.namespace,
-    )
+    dep.cluster.wait_claims_gone(dep.namespace, dep.claim_names())

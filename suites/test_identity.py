@@ -21,8 +21,7 @@ def test_a_deleted_pod_returns_with_its_identity_and_data(deployed: Deployment) 
     payload = probes.Payload.random()
     checks.fail_on(checks.write_payload(deployed, name, payload, PAYLOAD))
 
-    with evidence.step(f"delete pod {name}"):
-        deployed.cluster.call(deployed.cluster.core.delete_namespaced_pod, name, deployed.namespace)
+    deployed.cluster.delete_pod(deployed.namespace, name)
 
     def returned(seen) -> bool:  # type: ignore[no-untyped-def]
         pod = seen.objects.get(name)

@@ -79,9 +79,12 @@ def inventory_with(tmp_path: Path, faults: dict[str, float | None]) -> Path:
     return path
 
 
-def run_suites(inventory: Path, *targets: str) -> tuple[int, str]:
+def run_suites(
+    inventory: Path, *targets: str, extra_env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """A conformance run of its own (not sharing this session's run id)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+    env.update(extra_env or {})
     result = run(
         sys.executable,
         "-m",
@@ -132,18 +135,17 @@ def test_a_parallel_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None
     """`-n 4`: four workers, each with its own simulator; afterwards nothing of them is left."""
     from conformance.sim.node import cleanup
 
-    runs = ROOT / "reports" / "sim-runs"
-    before = set(runs.iterdir()) if runs.exists() else set()
-    earlier = set(cleanup.find_leftovers(state_dirs=[runs], include_live=True).lines())
+    runs = tmp_path / "sim-runs"
     code, output = run_suites(
         inventory_with(tmp_path, {}),
         "suites/test_provisioning.py",
         "suites/test_container_mounts.py",
         "-n",
         "4",
+        extra_env={"CONFORMANCE_SIM_STATE_ROOT": str(runs)},
     )
     assert code == 0, output[-3000:]
-    after = set(runs.iterdir()) if runs.exists() else set()
-    assert after <= before, f"simulator state left behind: {sorted(map(str, after - before))}"
-    left = set(cleanup.find_leftovers(state_dirs=[runs], include_live=True).lines()) - earlier
-    assert not left, "\n".join(sorted(left))
+    left = sorted(map(str, runs.iterdir())) if runs.exists() else []
+    assert left == [], f"simulator state left behind: {left}"
+    leftovers = cleanup.find_leftovers(state_dirs=[runs], include_live=True)
+    assert leftovers.empty, "\n".join(leftovers.lines())
