@@ -57,8 +57,9 @@ def volumes_as_declared(dep: Deployment) -> list[str]:
     entry = dep.case.storage
     wanted = parse_quantity(entry.size)
     problems = []
+    claims = dep.claims()
     for name in dep.claim_names():
-        claim = dep.claims().get(name)
+        claim = claims.get(name)
         if claim is None or not claim.spec.volume_name:
             problems.append(f"claim {name} has no volume")
             continue

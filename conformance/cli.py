@@ -147,7 +147,7 @@ def _sim_prereqs(args: argparse.Namespace) -> int:
     from conformance.sim import lifecycle
 
     missing = sorted(
-        {pkg for tool, pkg in lifecycle.REQUIRED_TOOLS.items() if not lifecycle._which(tool)}
+        {pkg for tool, pkg in lifecycle.REQUIRED_TOOLS.items() if not lifecycle.which(tool)}
     )
     if not missing:
         print("the simulated nodes' tools are installed")

@@ -225,10 +225,6 @@ class Cluster:
             field_selector=f"metadata.name={name}",
         )
 
-    def leftover_namespaces(self, run_id: str) -> list[str]:
-        found = self.call(self.core.list_namespace, label_selector=f"{LABEL_RUN}={run_id}")
-        return [ns.metadata.name for ns in found.items]
-
     # --- waits ------------------------------------------------------------------------
 
     def wait_pods(

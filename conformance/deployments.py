@@ -113,7 +113,7 @@ class Deployment:
         listed = self.cluster.call(
             self.cluster.core.list_namespaced_pod, self.namespace, label_selector=self.selector
         )
-        return sorted(listed.items, key=lambda p: _ordinal(p.metadata.name))
+        return sorted(listed.items, key=lambda p: ordinal(p.metadata.name))
 
     def ready_pods(self) -> list[Any]:
         return [p for p in self.pods() if pod_ready(p)]
@@ -150,6 +150,7 @@ class Deployment:
         return self.cluster.exec(self.namespace, pod, list(argv))
 
 
-def _ordinal(name: str) -> int:
+def ordinal(name: str) -> int:
+    """The ordinal of a pod name `<set>-<n>` (names without one sort last)."""
     tail = name.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 1 << 30

@@ -6,13 +6,14 @@ import pytest
 
 from conformance import checks, evidence, probes
 from conformance.deployments import Deployment
+from conformance.inventory import Access
 from conformance.nodes.base import NodeShells
 
 
 @pytest.fixture(scope="module")
 def shells_if_any(request: pytest.FixtureRequest, deployed: Deployment) -> NodeShells | None:
     """Node shells when the inventory gives node access (to compare with the kubelet's view)."""
-    if deployed.inventory.nodes.access.value == "none":
+    if deployed.inventory.nodes.access is Access.NONE:
         return None
     shells: NodeShells = request.getfixturevalue("node_shells")
     return shells

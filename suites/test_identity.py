@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance import checks, evidence, probes
+from conformance.cluster import pod_ready
 from conformance.deployments import Deployment
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.persistence]
@@ -25,8 +26,6 @@ def test_a_deleted_pod_returns_with_its_identity_and_data(deployed: Deployment) 
 
     def returned(seen) -> bool:  # type: ignore[no-untyped-def]
         pod = seen.objects.get(name)
-        from conformance.cluster import pod_ready
-
         return bool(pod is not None and pod.metadata.uid != old.metadata.uid and pod_ready(pod))
 
     deployed.cluster.wait_pods(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance import checks, evidence, probes
-from conformance.deployments import Deployment
+from conformance.deployments import Deployment, ordinal
 from conformance.inventory import Access, PodManagementPolicy
 from conformance.waits import Seen
 
@@ -24,10 +24,6 @@ def _order(seen: Seen[Any], event: str) -> list[str]:
         if kind == event and name not in names:
             names.append(name)
     return names
-
-
-def _ascending(names: list[str], dep: Deployment) -> list[str]:
-    return sorted(names, key=lambda n: int(n.rsplit("-", 1)[1]))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +91,7 @@ def test_scale_down_removes_the_highest_ordinals_first_and_keeps_claims(
         )
     claims = deployed.claims()
     for name in doomed:
-        claim = deployed.claim_name(int(name.rsplit("-", 1)[1]))
+        claim = deployed.claim_name(ordinal(name))
         if claim not in claims or claims[claim].metadata.deletion_timestamp:
             problems.append(
                 f"claim {claim} of removed pod {name} was deleted, but whenScaled is Retain"

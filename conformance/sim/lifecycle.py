@@ -111,7 +111,7 @@ def preflight(config: SimConfig) -> None:
             "the simulated nodes need root (network and mount namespaces, loop devices, "
             "sshd); run as root, or use --runtime memory for an API-only cluster"
         )
-    missing = sorted({package for tool, package in REQUIRED_TOOLS.items() if not _which(tool)})
+    missing = sorted({package for tool, package in REQUIRED_TOOLS.items() if not which(tool)})
     if missing:
         raise SimError(
             "the simulated nodes need tools that are not installed; "
@@ -119,7 +119,7 @@ def preflight(config: SimConfig) -> None:
         )
 
 
-def _which(tool: str) -> bool:
+def which(tool: str) -> bool:
     return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
 
 

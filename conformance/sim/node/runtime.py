@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +109,6 @@ class KernelRuntime:
         self.ever_attached: set[str] = set()
         self.pods: dict[str, pods.RunningPod] = {}
         self.published: dict[str, list[_Published]] = {}  # pod uid -> its mounts
-        self._lock = asyncio.Lock()
         self._public_key = ""
         self._ssh_drop: asyncio.Task[None] | None = None
 
@@ -400,7 +401,7 @@ class KernelRuntime:
                     judged.add(pid)
                     if self.rng.random() < rate:
                         with contextlib.suppress(ProcessLookupError, PermissionError):
-                            run(["kill", "-9", str(pid)], check=False)
+                            os.kill(pid, signal.SIGKILL)
 
     # --- shutdown -----------------------------------------------------------------
 
