@@ -126,7 +126,7 @@ def _sim_down(args: argparse.Namespace) -> int:
 
 def _sim_clean(args: argparse.Namespace) -> int:
     from conformance.sim import lifecycle
-    from conformance.sim.node import cleanup
+    from conformance.sim.kernel import cleanup
 
     if os.geteuid() != 0:
         print("conformance sim clean: needs root (it removes namespaces, mounts, loop devices)")

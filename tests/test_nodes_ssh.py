@@ -143,7 +143,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    from conformance.sim.node import cleanup, host
+    from conformance.sim.kernel import cleanup, host
 
     state = tmp_path_factory.mktemp("nodes-ssh")
     cleanup.mark_state_dir(state)
@@ -183,7 +183,7 @@ def nodes(lab: Lab) -> Iterator[Lab]:
 
 def _sessions(lab: Lab, node: Any) -> list[int]:
     """Per-connection sshd processes ("sshd: root@notty") inside this node's netns."""
-    from conformance.sim.node import host
+    from conformance.sim.kernel import host
 
     inode = host.netns_inode(host.netns_name(lab.network.subnet, node.name))
     assert inode is not None
@@ -333,7 +333,7 @@ class TestHostKeys:
         assert empty.read_text() == ""  # strict never writes
 
     def test_strict_rejects_a_changed_key(self, nodes: Lab, tmp_path: Path) -> None:
-        from conformance.sim.node import host
+        from conformance.sim.kernel import host
 
         first, second = nodes.nodes
         wrong = tmp_path / "known_hosts"
@@ -349,7 +349,7 @@ class TestHostKeys:
     def test_accept_new_adds_the_key_then_strict_accepts_it(
         self, nodes: Lab, tmp_path: Path
     ) -> None:
-        from conformance.sim.node import host
+        from conformance.sim.kernel import host
 
         node = nodes.nodes[0]
         learned = tmp_path / "fresh" / "known_hosts"  # not there yet
@@ -516,7 +516,7 @@ class TestAccess:
 def plain_user(nodes: Lab) -> Iterator[str]:
     """A non-root user inside node 1 only: passwd/group copies bound over the node's /etc
     files in the node's own (private) mount namespace; the host's /etc is untouched."""
-    from conformance.sim.node.model import enter, run
+    from conformance.sim.kernel.model import enter, run
 
     node = nodes.nodes[0]
     inside = Path(f"/proc/{node.pid}/root/run/nodes-ssh-users")

@@ -133,7 +133,7 @@ def test_transient_faults_at_modest_rates_do_not_fail_the_suites(tmp_path: Path)
 
 def test_a_parallel_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """`-n 4`: four workers, each with its own simulator; afterwards nothing of them is left."""
-    from conformance.sim.node import cleanup
+    from conformance.sim.kernel import cleanup
 
     runs = tmp_path / "sim-runs"
     code, output = run_suites(

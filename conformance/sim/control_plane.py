@@ -35,7 +35,8 @@ from conformance.sim.controllers.volumes import (
     default_storage_class,
     pvc_protection,
 )
-from conformance.sim.runtime import InMemoryRuntime, NodeRuntime
+from conformance.sim.runtimes.base import NodeRuntime
+from conformance.sim.runtimes.memory import InMemoryRuntime
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class SimCluster:
     def _make_runtime(self) -> NodeRuntime:
         if self.config.runtime == "memory":
             return InMemoryRuntime()
-        from conformance.sim.node.runtime import KernelRuntime
+        from conformance.sim.runtimes.kernel import KernelRuntime
 
         return KernelRuntime(self.state_dir, self.faults, seed=self.config.seed)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from conformance.sim.api.store import Obj
 from conformance.sim.controllers.kubelet import go_duration, normalize_image, set_node_ready
-from conformance.sim.runtime import EXEC_UNSUPPORTED, STDERR, InMemoryRuntime
+from conformance.sim.runtimes.base import EXEC_UNSUPPORTED, STDERR
+from conformance.sim.runtimes.memory import InMemoryRuntime
 from tests.sim.test_volumes import (
     ENDPOINTS,
     NODE,

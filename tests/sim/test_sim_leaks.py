@@ -12,7 +12,7 @@ from kubernetes import client, config
 
 from conformance.sim import lifecycle
 from conformance.sim.control_plane import SimConfig
-from conformance.sim.node import cleanup
+from conformance.sim.kernel import cleanup
 from conformance.waits import wait_for
 from tests.sim import manifests
 

@@ -25,7 +25,7 @@ from conformance.sim.controllers.volumes import (
 )
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import timing
-from conformance.sim.runtime import InMemoryRuntime
+from conformance.sim.runtimes.memory import InMemoryRuntime
 
 NAMESPACE = kind_named("Namespace")
 POD = kind_named("Pod")

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.server import ApiServer
-from conformance.sim.runtime import NodeRuntime
+from conformance.sim.runtimes.base import NodeRuntime
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255

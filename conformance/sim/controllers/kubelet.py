@@ -35,7 +35,13 @@ from conformance.sim.controllers.scheduler import node_ready, set_condition
 from conformance.sim.controllers.volumes import PV, PVC, quantity
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
-from conformance.sim.runtime import NodeRuntime, PodStarted, PodVolume, RuntimeFailure, VolumeMount
+from conformance.sim.runtimes.base import (
+    NodeRuntime,
+    PodStarted,
+    PodVolume,
+    RuntimeFailure,
+    VolumeMount,
+)
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from conformance.sim.controllers.base import Controller, QueueKey
 from conformance.sim.controllers.events import record
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
-from conformance.sim.runtime import NodeRuntime, RuntimeFailure
+from conformance.sim.runtimes.base import NodeRuntime, RuntimeFailure
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 # /proc/self/mountinfo, hostname, getent, sha256sum/md5sum (coreutils and busybox) run in a
 # throw-away "node": a private mount+UTS namespace chrooted into a tmpfs root (read-only
 # /usr bound in, its own /dev and /etc), with a synthesized SCSI sysfs bound at /sys the way
-# conformance/sim/node/devices.py makes one, two loop-device volumes (xfs, ext4) mounted at
+# conformance/sim/kernel/devices.py makes one, two loop-device volumes (xfs, ext4) mounted at
 # kubelet paths (flexvolume datera~iscsi; CSI staged + bind-mounted), tmpfs mounts at
 # directories whose names hold a space, a tab, a newline and a backslash, and two "pods"
 # (nested mount+UTS namespaces, each its own root, the volume bound at /data).
@@ -49,7 +49,7 @@ import os
 import sys
 from pathlib import Path
 
-from conformance.sim.node import devices as d
+from conformance.sim.kernel import devices as d
 
 sys_dir = Path(sys.argv[1])
 maj0, min0, maj1, min1 = (int(os.environ[k]) for k in ("MAJ0", "MIN0", "MAJ1", "MIN1"))

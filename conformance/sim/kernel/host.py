@@ -20,7 +20,7 @@ directory (``NodeHost.dev_dir`` / ``sys_dir``), which are bound there.
 
 Every kernel object carries the ``cfsim`` prefix (netns ``cfsim-<k>-<name>``, links
 ``cfs<k>br`` / ``cfs<k>n<index>``, root tmpfs source ``cfsim-<k>-<name>``, the agent's
-argv tag ``cfsim-agent``) so :mod:`conformance.sim.node.cleanup` can find leftovers.
+argv tag ``cfsim-agent``) so :mod:`conformance.sim.kernel.cleanup` can find leftovers.
 The bridge's ifalias records its owner (pid and start time), so a clean-up run can
 tell a crashed simulator's objects from a running one's.
 
@@ -49,7 +49,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.sim.node.model import PREFIX, NodeHost, run
+from conformance.sim.kernel.model import PREFIX, NodeHost, run
 
 SUBNET_PREFIX = "10.251"  # nodes live in 10.251.<k>.0/24, k in SUBNETS
 SUBNETS = range(1, 251)
@@ -93,7 +93,7 @@ DEV_NODES = {
     "tty": (5, 0),
 }
 
-_AGENT_SH = r"""# cfsim node agent (written by conformance.sim.node.host; runs /bin/sh only)
+_AGENT_SH = r"""# cfsim node agent (written by conformance.sim.kernel.host; runs /bin/sh only)
 # argv: cfsim-agent <k> <node name> <state dir> <address>
 set -eu
 k=$2 name=$3 state=$4
@@ -155,7 +155,7 @@ done
 def _sshd_config(address: str) -> str:
     return "\n".join(
         [
-            "# cfsim node sshd (written by conformance.sim.node.host)",
+            "# cfsim node sshd (written by conformance.sim.kernel.host)",
             "Port 22",
             f"ListenAddress {address}",
             f"HostKey {NODE_RUN}/{HOST_KEY}",

@@ -20,8 +20,8 @@ from typing import TypeVar
 
 import pytest
 
-from conformance.sim.node.model import NodeHost
-from conformance.sim.node.pods import (
+from conformance.sim.kernel.model import NodeHost
+from conformance.sim.kernel.pods import (
     ENV_MARK,
     HostEntry,
     PodSpec,
@@ -34,7 +34,7 @@ from conformance.sim.node.pods import (
     stop_pod,
     update_hosts,
 )
-from conformance.sim.runtime import STDOUT, RuntimeFailure
+from conformance.sim.runtimes.base import STDOUT, RuntimeFailure
 
 pytestmark = [
     pytest.mark.skipif(

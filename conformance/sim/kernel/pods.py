@@ -56,8 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conformance.sim.node.model import NodeHost, enter
-from conformance.sim.runtime import STDERR, STDOUT, RuntimeFailure
+from conformance.sim.kernel.model import NodeHost, enter
+from conformance.sim.runtimes.base import STDERR, STDOUT, RuntimeFailure
 
 KUBELET_PODS = "/var/lib/kubelet/pods"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

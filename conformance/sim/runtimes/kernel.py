@@ -24,9 +24,9 @@ from typing import Any
 
 from conformance.sim.api.defaults import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.node import cleanup, devices, host, pods
-from conformance.sim.node.model import NodeHost, run
-from conformance.sim.runtime import ExecSession, PodStarted, PodVolume, RuntimeFailure
+from conformance.sim.kernel import cleanup, devices, host, pods
+from conformance.sim.kernel.model import NodeHost, run
+from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.sim.node.host import (
+from conformance.sim.kernel.host import (
     AGENT_SCRIPT,
     BRIDGE_RE,
     KILL_TIMEOUT,
@@ -57,7 +57,7 @@ from conformance.sim.node.host import (
     start_time,
     unmount_all,
 )
-from conformance.sim.node.model import PREFIX, run
+from conformance.sim.kernel.model import PREFIX, run
 
 STATE_MARKER = f".{PREFIX}-state"
 STATE_REGISTRY = Path(f"/run/{PREFIX}-state-dirs")  # one file per marked state directory

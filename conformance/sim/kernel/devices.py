@@ -60,7 +60,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from conformance.sim.node.model import NodeCommandError, NodeHost, enter, run
+from conformance.sim.kernel.model import NodeCommandError, NodeHost, enter, run
 
 KUBELET_ROOT = "/var/lib/kubelet"
 CSI_PLUGIN_DIR = "kubernetes.io~csi"

@@ -1,7 +1,7 @@
 """Kernel-backed nodes: netns + private root + real sshd, reached with strict host keys.
 
 Every address dialled here is one of the nodes these tests created (10.251.<k>.<i>,
-inside namespaces made by conformance.sim.node.host). Clean-up checks are scoped to
+inside namespaces made by conformance.sim.kernel.host). Clean-up checks are scoped to
 the subnets and state directories of these tests, so simulators of other xdist
 workers are never touched.
 """
@@ -25,8 +25,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from conformance.sim.node import cleanup, host
-from conformance.sim.node.model import NodeHost, enter, run
+from conformance.sim.kernel import cleanup, host
+from conformance.sim.kernel.model import NodeHost, enter, run
 
 TOOLS = ("sshd", "ssh", "ssh-keygen", "ip", "unshare", "nsenter", "losetup", "mkfs.ext4")
 _PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"

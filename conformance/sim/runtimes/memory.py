@@ -1,21 +1,4 @@
-"""The node side of the simulated cluster, behind one interface.
-
-Controllers (kubelet, provisioner) and the API server's exec and log handlers talk to
-nodes only through :class:`NodeRuntime`, so the kernel-backed runtime (namespaces,
-loop devices, sshd) can replace :class:`InMemoryRuntime` without touching them.
-
-Contract, for every implementation:
-
-- ``add_node`` runs once per node (the kubelet calls it for every Node object it
-  serves) before anything is placed on it; the address and pod CIDR come from the
-  Node object, so the runtime must use them.
-- ``provision`` creates the backing store of a dynamically provisioned PV;
-  ``attach`` may also be given a static PV that was never provisioned, and then
-  creates its backing store (the administrator's pre-existing disk).
-- ``start_pod`` receives only PVC-backed volumes, each already attached to the node.
-- Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`.
-- Latency from the profile is added by the controllers, not by the runtime.
-"""
+"""The in-memory NodeRuntime: nodes without a kernel, for an API-only cluster without root."""
 
 from __future__ import annotations
 
@@ -24,114 +7,16 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
-Obj = dict[str, Any]
-
-# Stream numbers as the Kubernetes exec channel protocol numbers them.
-STDOUT = 1
-STDERR = 2
-
-EXEC_UNSUPPORTED = b"exec needs the kernel-backed node runtime\n"
-
-
-class RuntimeFailure(Exception):
-    """A node-side operation failed; the message is meant for an event."""
-
-
-@dataclass(frozen=True)
-class VolumeMount:
-    """Where one container mounts a volume (a pod's spec.containers[].volumeMounts[])."""
-
-    container: str
-    path: str
-    read_only: bool = False
-    sub_path: str = ""
-
-
-@dataclass(frozen=True)
-class PodVolume:
-    """A PVC-backed volume of a pod, resolved to its PV."""
-
-    name: str  # the pod's spec.volumes[].name
-    claim_name: str
-    pv_name: str
-    mounts: tuple[VolumeMount, ...]
-    read_only: bool  # spec.volumes[].persistentVolumeClaim.readOnly
-    pv: Obj = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def mount_paths(self) -> tuple[str, ...]:
-        return tuple(mount.path for mount in self.mounts)
-
-
-@dataclass(frozen=True)
-class PodStarted:
-    pod_ip: str
-    container_ids: dict[str, str]  # container name (init containers too) -> "sim://<id>"
-    note: str | None = None  # e.g. the image's command was replaced by a long sleep
-
-
-class ExecSession(Protocol):
-    """One exec'd process; the API server's WebSocket handler drives it."""
-
-    async def read(self) -> tuple[int, bytes] | None:
-        """The next (STDOUT or STDERR, chunk) of output; None once both streams ended."""
-        ...
-
-    async def write_stdin(self, data: bytes) -> None:
-        """Feed stdin (ignored when the session was opened without stdin)."""
-        ...
-
-    async def close_stdin(self) -> None: ...
-
-    async def resize(self, width: int, height: int) -> None:
-        """Terminal size for tty sessions (the resize channel)."""
-        ...
-
-    async def wait(self) -> int:
-        """The exit code once the process ended."""
-        ...
-
-    async def kill(self) -> None:
-        """Kill the process if it still runs (the client went away); harmless after exit."""
-        ...
-
-
-class NodeRuntime(Protocol):
-    """What the control plane asks of nodes."""
-
-    runtime_version: str  # nodeInfo.containerRuntimeVersion, e.g. "sim-memory://0.1.0"
-
-    async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None: ...
-
-    async def provision(self, pv: Obj, storage_class: Obj) -> None: ...
-
-    async def delete_volume(self, pv: Obj) -> None: ...
-
-    async def attach(self, node: str, pv: Obj) -> None: ...
-
-    async def detach(self, node: str, pv: Obj) -> None: ...
-
-    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted: ...
-
-    async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None: ...
-
-    async def exec(
-        self,
-        node: str,
-        pod: Obj,
-        container: str,
-        command: list[str],
-        *,
-        stdin: bool,
-        tty: bool,
-    ) -> ExecSession: ...
-
-    async def logs(self, node: str, pod: Obj, container: str) -> str: ...
-
-
-# --- the in-memory runtime ----------------------------------------------------------
+from conformance.sim.runtimes.base import (
+    EXEC_UNSUPPORTED,
+    STDERR,
+    ExecSession,
+    Obj,
+    PodStarted,
+    PodVolume,
+    RuntimeFailure,
+)
 
 
 class MemoryExecSession:
@@ -305,16 +190,4 @@ def _name(pv: Obj) -> str:
     return name
 
 
-__all__ = [
-    "EXEC_UNSUPPORTED",
-    "STDERR",
-    "STDOUT",
-    "ExecSession",
-    "InMemoryRuntime",
-    "MemoryExecSession",
-    "NodeRuntime",
-    "PodStarted",
-    "PodVolume",
-    "RuntimeFailure",
-    "VolumeMount",
-]
+__all__ = ["InMemoryRuntime", "MemoryExecSession"]

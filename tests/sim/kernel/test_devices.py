@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from conformance.sim.node import devices
-from conformance.sim.node.devices import Attachment, ScsiIdentity, Volume
-from conformance.sim.node.model import NodeCommandError, NodeHost, enter, run
+from conformance.sim.kernel import devices
+from conformance.sim.kernel.devices import Attachment, ScsiIdentity, Volume
+from conformance.sim.kernel.model import NodeCommandError, NodeHost, enter, run
 
 TOOLS = ("lsscsi", "losetup", "mkfs.xfs", "mkfs.ext4", "blkid", "unshare", "nsenter", "findmnt")
 _missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -577,7 +577,7 @@ def test_seed_shaped_node_matches_saved_fixtures(
             command = f"nsenter -t <node pid> -m -u -r -w -- {' '.join(argv)}"
             header = (
                 f"# captured {today} with `{command}` inside a simulated node"
-                f" (tests/sim/node/test_devices.py, {_version(node, argv)});"
+                f" (tests/sim/kernel/test_devices.py, {_version(node, argv)});"
                 " the first line is this header\n"
             )
             (DATA / name).write_text(header + outputs[name])
