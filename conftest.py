@@ -1,3 +1,2 @@
-"""Loads the conformance pytest plugin for suites/ and tests/."""
-
-pytest_plugins = ["conformance.plugin"]
+"""The harness's pytest plugin loads through its ``pytest11`` entry point (pyproject.toml);
+nothing to register here. Suites and tests get their fixtures from conformance.plugin."""

@@ -8,6 +8,7 @@ fails with what it last saw: pod phases and conditions, claim status, recent eve
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,13 @@ from typing import Any, TypeVar
 from kubernetes import client, config, utils
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import (
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    SSLError,
+)
 
 from conformance import evidence
 from conformance.inventory import Inventory, Timeouts
@@ -28,6 +35,7 @@ from conformance.workloads import LABEL_RUN, LABEL_WORKER
 T = TypeVar("T")
 
 RETRY_DEADLINE = 60.0
+CONNECT_TIMEOUT = 3.0  # seconds for the first contact with the API server
 
 
 class ClusterError(Exception):
@@ -66,12 +74,14 @@ class Cluster:
             ) from None
         cluster = cls(api, inventory.timeouts)
         try:
-            cluster.call(client.VersionApi(api).get_code, _request_timeout=10)
+            # No retries: a refused connection, an unknown host or a TLS mismatch will not
+            # mend itself, and a user waiting a minute for that news stops trusting the tool.
+            client.VersionApi(api).get_code(_request_timeout=(CONNECT_TIMEOUT, CONNECT_TIMEOUT))
         except (ApiException, HTTPError, OSError) as exc:
             host = api.configuration.host
             raise ClusterError(
                 f"cannot reach the Kubernetes API at {host}: {_short(exc)} "
-                "(check cluster.kubeconfig / cluster.context in the inventory)"
+                "(check cluster.kubeconfig / cluster.context in the inventory, or KUBECONFIG)"
             ) from None
         return cluster
 
@@ -104,8 +114,8 @@ class Cluster:
                     raise
                 retry_after = (exc.headers or {}).get("Retry-After") if exc.headers else None
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
-            except (HTTPError, ConnectionError):
-                if time.monotonic() > deadline:
+            except (HTTPError, ConnectionError) as exc:
+                if not _transient(exc) or time.monotonic() > deadline:
                     raise
                 wait = delay
             time.sleep(min(wait, 2.0))  # backoff before a retry, not synchronization
@@ -153,20 +163,32 @@ class Cluster:
                 propagation_policy=propagation,
             )
 
-    def wait_claims_gone(self, namespace: str, names: list[str]) -> None:
-        wait_for(
+    def wait_claims_gone(self, namespace: str, names: list[str]) -> dict[str, Any]:
+        """Wait up to ``timeouts.delete`` for the claims to go; the claims still there."""
+        seen = wait_for(
             self.core.list_namespaced_persistent_volume_claim,
             lambda seen: not any(name in seen.objects for name in names),
             timeout=self.timeouts.delete,
             what=f"claims {', '.join(names)} to be deleted",
-            describe=lambda _: self.describe(namespace),
+            raise_on_timeout=False,
             namespace=namespace,
         )
+        return {name: seen.objects[name] for name in names if name in seen.objects}
 
     def exec(
-        self, namespace: str, pod: str, argv: list[str], *, timeout: float | None = None
+        self,
+        namespace: str,
+        pod: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        record: bool = True,
     ) -> CommandResult:
-        """Run a command in a pod's first container through the API (WebSocket exec)."""
+        """Run a command in a pod's first container through the API (WebSocket exec).
+
+        A command cut off by ``timeout`` returns exit code -1. ``record=False`` leaves the
+        evidence to the caller (a node transport records the command it ran).
+        """
         started = time.monotonic()
         session = self.call(
             stream,
@@ -195,7 +217,8 @@ class Cluster:
             exit_code=-1 if code is None else int(code),
             duration=time.monotonic() - started,
         )
-        evidence.attach_command(f"pod {pod}", command, result.exit_code, stdout, stderr)
+        if record:
+            evidence.attach_command(f"pod {pod}", command, result.exit_code, stdout, stderr)
         return result
 
     # --- namespaces -----------------------------------------------------------------
@@ -237,6 +260,7 @@ class Cluster:
         timeout: float | None = None,
         since: str | None = None,
         seen: Seen[Any] | None = None,
+        raise_on_timeout: bool = True,
     ) -> Seen[client.V1Pod]:
         kwargs: dict[str, Any] = {"namespace": namespace}
         if selector:
@@ -250,6 +274,7 @@ class Cluster:
                 since=since,
                 seen=seen,
                 describe=lambda _: self.describe(namespace),
+                raise_on_timeout=raise_on_timeout,
                 **kwargs,
             )
         except WaitTimeout as exc:
@@ -257,7 +282,13 @@ class Cluster:
             raise
 
     def wait_ready(
-        self, namespace: str, count: int, *, selector: str, since: str | None = None
+        self,
+        namespace: str,
+        count: int,
+        *,
+        selector: str,
+        since: str | None = None,
+        raise_on_timeout: bool = True,
     ) -> Seen[client.V1Pod]:
         def predicate(seen: Seen[client.V1Pod]) -> bool:
             pods = seen.items()
@@ -269,21 +300,8 @@ class Cluster:
             what=f"{count} pod(s) {selector} Running and Ready",
             selector=selector,
             since=since,
+            raise_on_timeout=raise_on_timeout,
         )
-
-    def wait_claims_bound(self, namespace: str, names: list[str]) -> dict[str, Any]:
-        def predicate(seen: Seen[client.V1PersistentVolumeClaim]) -> bool:
-            return all(n in seen.objects and seen.objects[n].status.phase == "Bound" for n in names)
-
-        seen = wait_for(
-            self.core.list_namespaced_persistent_volume_claim,
-            predicate,
-            timeout=self.timeouts.pvc_bound,
-            what=f"claims {', '.join(names)} Bound",
-            describe=lambda _: self.describe(namespace),
-            namespace=namespace,
-        )
-        return {name: seen.objects[name] for name in names}
 
     def resource_version(self, namespace: str) -> str:
         listed = self.call(self.core.list_namespaced_pod, namespace, limit=1)
@@ -329,8 +347,26 @@ class Cluster:
         return "\n".join(lines) or "  (namespace is empty)"
 
 
+def _transient(exc: BaseException) -> bool:
+    """A dropped connection or a read timeout may mend; a refused connection, an unknown
+    host or a TLS failure will not (they fail the run in seconds instead of a minute)."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, MaxRetryError) else exc
+    return not isinstance(
+        reason, (NewConnectionError, NameResolutionError, SSLError, ConnectionRefusedError)
+    )
+
+
 def _short(exc: BaseException) -> str:
     if isinstance(exc, ApiException):
         return f"{exc.status} {exc.reason}"
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(exc, NewConnectionError):
+        errno = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+        return errno.group(0) if errno else "cannot connect"
+    if isinstance(exc, SSLError):
+        return f"TLS handshake failed: {str(exc)[:160]}"
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]

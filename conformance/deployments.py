@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import evidence, workloads
+from conformance import checks, evidence, workloads
 from conformance.cluster import Cluster, pod_ready
 from conformance.inventory import Inventory, PodManagementPolicy, Storage
 from conformance.nodes.base import CommandResult
+
+
+class DeployFailed(AssertionError):
+    """The set did not come up; the message names the claims or pods and what they lack."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,33 @@ class Deployment:
         for manifest in self.manifests:
             # a re-created set finds its Service still there
             self.cluster.apply(manifest, self.namespace, exist_ok=manifest["kind"] == "Service")
-        with evidence.step(f"wait for {count} pod(s) Ready and their claims Bound"):
-            self.cluster.wait_claims_bound(self.namespace, self.claim_names(count))
-            self.cluster.wait_ready(self.namespace, count, selector=self.selector)
+        self.wait_up(count)
 
     def apply_manifest(self, manifest: dict[str, Any]) -> None:
         """Deploy a manifest someone else wrote (e.g. a converted PetSet)."""
         self.cluster.apply(manifest, self.namespace)
+
+    def wait_up(self, count: int | None = None) -> None:
+        """Wait until ``count`` pods are Ready (so their claims are Bound); DeployFailed
+        names each pod and claim that is not, with the namespace's events."""
+        count = self.case.replicas if count is None else count
+        with evidence.step(f"wait for {count} pod(s) Ready and their claims Bound"):
+            seen = self.cluster.wait_ready(
+                self.namespace, count, selector=self.selector, raise_on_timeout=False
+            )
+            claims = self.claims()
+            problems = checks.pods_ready(seen.objects, [self.pod_name(n) for n in range(count)])
+            problems += checks.claims_bound(
+                claims, [c for c in self.claim_names(count) if c in claims]
+            )
+            if problems:
+                state = self.cluster.describe(self.namespace)
+                evidence.attach_text("namespace state at timeout", state)
+                raise DeployFailed(
+                    "\n".join(problems)
+                    + f"\n(after {self.cluster.timeouts.pod_ready:g}s, timeouts.pod_ready; "
+                    f"namespace {self.namespace}:)\n{state}"
+                )
 
     # --- reading ----------------------------------------------------------------------
 
@@ -138,6 +162,15 @@ class Deployment:
 
     def volume(self, name: str) -> Any:
         return self.cluster.call(self.cluster.core.read_persistent_volume, name)
+
+    def volumes_of(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """The PVs the claims are bound to, by PV name."""
+        names = {c.spec.volume_name for c in claims.values() if c.spec.volume_name}
+        return {name: self.volume(name) for name in sorted(names)}
+
+    def claims_mounted(self) -> dict[str, str | None]:
+        """Pod name -> the claim its spec mounts for our template."""
+        return {p.metadata.name: self.claim_of_pod(p) for p in self.pods()}
 
     def claim_of_pod(self, pod: Any) -> str | None:
         """The claim the pod mounts for our template (what the kubelet really mounted)."""

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from conformance.sim import faults
+from conformance import providers
 
 DEFAULT_INVENTORY = Path("inventories/sim.yaml")
 MAX_LISTED_PROBLEMS = 20
@@ -98,44 +98,29 @@ class Strict(BaseModel):
 # --- cluster -----------------------------------------------------------------------
 
 
-class Profile(str, Enum):
-    FAST = "fast"
-    REALISTIC = "realistic"
+class ClusterSettings(Strict):
+    """A cluster that exists (kubeconfig + context), or one a provider starts, not both.
 
-
-class SimSettings(Strict):
-    """The embedded simulated cluster, started for the run when the inventory asks for it."""
-
-    nodes: Annotated[int, Field(ge=1, le=16)] = 3
-    profile: Profile = Profile.FAST
-    seed: int = 0
-    faults: dict[str, float | bool | None] = Field(default_factory=dict)
-
-    @field_validator("faults")
-    @classmethod
-    def _known_faults(cls, value: dict[str, float | bool | None]) -> dict[str, float | bool | None]:
-        for name, setting in value.items():
-            try:
-                faults.check_value(name, setting)
-            except ValueError as exc:
-                raise ValueError(f"@{name}: {exc}") from None
-        return value
-
-
-class Cluster(Strict):
-    """Either a kubeconfig (+ context) or the embedded simulator, not both."""
+    ``sim:`` is the embedded simulated cluster's section; the simulator provider (the
+    ``sim`` extra) validates it, so the harness needs no knowledge of its settings.
+    """
 
     kubeconfig: UserPath | None = None
     context: str | None = None
-    sim: SimSettings | None = None
+    sim: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> Cluster:
+    def _one_target(self) -> ClusterSettings:
         if self.sim is not None and (self.kubeconfig or self.context):
             raise ValueError(
                 "@sim: give either sim: (the embedded cluster) or kubeconfig:/context:, not both"
             )
         return self
+
+    @property
+    def provider(self) -> tuple[str, dict[str, Any]] | None:
+        """(provider name, its settings) when a provider starts the cluster, else None."""
+        return None if self.sim is None else ("sim", self.sim)
 
 
 # --- nodes -------------------------------------------------------------------------
@@ -193,7 +178,7 @@ class Docker(Strict):
     binary: str = "docker"
 
 
-class PodShell(Strict):
+class PodAccess(Strict):
     """A privileged pod per node with the host at /rootfs (upstream e2e's HostExec)."""
 
     image: str = "busybox:1.36"
@@ -205,7 +190,7 @@ class Nodes(Strict):
     address: AddressType = AddressType.INTERNAL_IP
     ssh: Ssh | None = None
     docker: Docker | None = None
-    pod: PodShell | None = None
+    pod: PodAccess | None = None
     overrides: dict[str, NodeOverride] = Field(default_factory=dict)
 
 
@@ -329,7 +314,7 @@ class Timeouts(Strict):
 
 
 class Inventory(Strict):
-    cluster: Cluster
+    cluster: ClusterSettings
     nodes: Nodes = Field(default_factory=Nodes)
     storage: list[Storage] = Field(min_length=1)
     workload: Workload = Field(default_factory=Workload)
@@ -337,8 +322,8 @@ class Inventory(Strict):
 
     @model_validator(mode="after")
     def _ssh_complete(self) -> Inventory:
-        # The embedded simulator hands out its own user, key and known_hosts.
-        if self.nodes.access is not Access.SSH or self.cluster.sim is not None:
+        # A provider that starts the cluster hands out its own user, key and known_hosts.
+        if self.nodes.access is not Access.SSH or self.cluster.provider is not None:
             return self
         ssh = self.nodes.ssh
         if ssh is None:
@@ -469,11 +454,32 @@ def parse(
         )
     data = apply_env_overrides(data, {} if env is None else env)
     try:
-        return Inventory.model_validate(data)
+        inventory = Inventory.model_validate(data)
     except ValidationError as exc:
         problems = [_problem(error, root) for error in exc.errors()]
         problems.sort(key=lambda problem: problem.line or 0)
         raise InventoryError(source, problems) from None
+    problems = _provider_problems(inventory, root)
+    if problems:
+        raise InventoryError(source, problems)
+    return inventory
+
+
+def _provider_problems(inventory: Inventory, root: yaml.Node | None) -> list[Problem]:
+    """The provider's own verdict on its section (e.g. cluster.sim.faults)."""
+    chosen = inventory.cluster.provider
+    if chosen is None:
+        return []
+    name, settings = chosen
+    base: tuple[str | int, ...] = ("cluster", name)
+    try:
+        found = providers.get(name).problems(settings)
+    except providers.ProviderError as exc:
+        return [Problem(format_path(base), str(exc), _line_of(root, base))]
+    return [
+        Problem(format_path(base + loc), message, _line_of(root, base + loc))
+        for loc, message in found
+    ]
 
 
 def _problem(error: Any, root: yaml.Node | None) -> Problem:
@@ -561,6 +567,15 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the inventory, for editors (yaml-language-server)."""
     schema = Inventory.model_json_schema()
+    for name in providers.names():
+        try:
+            section = providers.get(name).settings_schema()
+        except providers.ProviderError:
+            continue  # installed but not loadable: its section stays a free mapping
+        schema.setdefault("$defs", {}).update(section.pop("$defs", {}))  # refs are root-relative
+        cluster = schema["$defs"].get("ClusterSettings", {}).get("properties", {})
+        if name in cluster:
+            cluster[name] = {"anyOf": [section, {"type": "null"}], "default": None}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Stateful storage conformance inventory"
     return schema

@@ -1,32 +1,36 @@
 """The pytest plugin: options (all prefixed ``--conformance-``), markers, fixtures, parametrization.
 
-Loaded by the root conftest.py. Options share one prefix so that this plugin loads
-beside others that define their own ``--kubeconfig``.
+Registered as a ``pytest11`` entry point, so it loads wherever the harness is installed.
+Options share one prefix so that it loads beside plugins that define their own
+``--kubeconfig``; it stays inert until a test asks for a storage entry or the cluster.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance import evidence, workloads
+from conformance import evidence, providers, workloads
 from conformance import inventory as inv
-from conformance.cluster import Cluster, ClusterError
+from conformance.cluster import Cluster, ClusterError, pod_ready
 from conformance.deployments import Case, Deployment
-from conformance.nodes.base import NodeShells
+from conformance.nodes.base import CommandResult
+from conformance.nodes.pod import PodOps
+from conformance.nodes.pool import NodeShells
 
 OPTION_PREFIX = "--conformance-"
 INVENTORY_ENV = "CONFORMANCE_INVENTORY"
 RUN_ID_ENV = "CONFORMANCE_RUN_ID"
-SIM_STATE_ROOT_ENV = "CONFORMANCE_SIM_STATE_ROOT"  # where embedded simulators keep their state
+STATE_ROOT_ENV = "CONFORMANCE_SIM_STATE_ROOT"  # where started clusters (the simulator) keep state
 
 MARKERS: dict[str, str] = {
     **{
@@ -54,12 +58,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def inventory_path(config: pytest.Config) -> Path:
-    """The inventory this run uses: option, then environment, then the embedded default."""
+def inventory_path(config: pytest.Config) -> Path | None:
+    """The inventory this run uses: option, then environment, then the embedded default
+    when the project has one; None when there is none (the plugin then stays inert)."""
     given = config.getoption("conformance_inventory") or os.environ.get(INVENTORY_ENV)
     if given:
         return Path(given)
-    return config.rootpath / inv.DEFAULT_INVENTORY
+    default = config.rootpath / inv.DEFAULT_INVENTORY
+    return default if default.exists() else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,20 +73,34 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
     if config.option.help or config.option.version:
         return
+    path = inventory_path(config)
+    if path is None:
+        return
     try:
-        config.stash[_INVENTORY_KEY] = inv.load(inventory_path(config))
+        config.stash[_INVENTORY_KEY] = inv.load(path)
     except inv.InventoryError as exc:
         raise pytest.UsageError(exc.render()) from None
+
+
+def _loaded(config: pytest.Config) -> inv.Inventory:
+    if _INVENTORY_KEY not in config.stash:
+        raise pytest.UsageError(
+            f"these tests need an inventory: pass {OPTION_PREFIX}inventory PATH or set "
+            f"{INVENTORY_ENV} (examples in inventories/)"
+        )
+    return config.stash[_INVENTORY_KEY]
 
 
 @pytest.fixture(scope="session")
 def inventory(pytestconfig: pytest.Config) -> inv.Inventory:
     """The validated inventory of this run."""
-    return pytestconfig.stash[_INVENTORY_KEY]
+    return _loaded(pytestconfig)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    loaded = metafunc.config.stash[_INVENTORY_KEY]
+    if not {"storage", "case"} & set(metafunc.fixturenames):
+        return
+    loaded = _loaded(metafunc.config)
     if "storage" in metafunc.fixturenames:
         entries = loaded.storage
         metafunc.parametrize("storage", entries, ids=[entry.name for entry in entries])
@@ -118,8 +138,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 class Run:
     id: str
     worker: str
-    inventory: inv.Inventory  # the effective one: for the embedded sim, the one it wrote
-    sim_state: Path | None = None
+    inventory: inv.Inventory  # the effective one: for a started cluster, the one it wrote
+    state_dir: Path | None = None  # a started cluster's state (its logs among it)
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -138,38 +158,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -> Iterator[Run]:
-    """This process's run: the effective inventory, starting the embedded sim if asked."""
+    """This process's run: the effective inventory, starting a provider's cluster if asked."""
     run_id = _run_id(pytestconfig)
     worker = worker_id if worker_id != "master" else "w0"
-    settings = inventory.cluster.sim
-    if settings is None:
+    chosen = inventory.cluster.provider
+    if chosen is None:
         yield Run(run_id, worker, inventory)
         return
-    from conformance.sim import lifecycle
-    from conformance.sim.control_plane import SimConfig
-
+    name, settings = chosen
     unique = f"{run_id}-{worker}-{secrets.token_hex(3)}"  # runs may share an id and worker
-    root = os.environ.get(SIM_STATE_ROOT_ENV) or pytestconfig.rootpath / "reports" / "sim-runs"
-    state = Path(root) / unique
-    config = SimConfig(
-        nodes=settings.nodes,
-        profile=settings.profile.value,
-        seed=settings.seed,
-        faults=dict(settings.faults),
-        state_dir=str(state),
-        base_inventory=inventory.model_dump(
-            mode="json", include={"storage", "workload", "timeouts"}, exclude_none=True
-        ),
-    )
+    root = os.environ.get(STATE_ROOT_ENV) or pytestconfig.rootpath / "reports" / "sim-runs"
+    base = inventory.model_dump(mode="json", exclude_none=True)
     try:
-        running = lifecycle.up(config)
-    except lifecycle.SimError as exc:
-        pytest.exit(f"cannot start the embedded simulated cluster: {exc}", returncode=3)
-    atexit.register(lifecycle.down, state)  # also after Ctrl-C
+        started = providers.get(name).start(
+            settings, base, state_dir=Path(root) / unique, owner_pid=os.getpid()
+        )
+    except providers.ProviderError as exc:
+        pytest.exit(str(exc), returncode=3)
+    stop = providers.get(name).stop
+    atexit.register(stop, started)  # also after Ctrl-C; stopping twice is harmless
     try:
-        yield Run(run_id, worker, inv.load(running.inventory, env={}), state)
+        yield Run(run_id, worker, inv.load(started.inventory, env={}), started.state_dir)
     finally:
-        lifecycle.down(state)
+        stop(started)
 
 
 @pytest.fixture(scope="session")
@@ -183,18 +194,76 @@ def cluster(run: Run) -> Iterator[Cluster]:
     connected.close()
 
 
+@dataclass(frozen=True)
+class NodeAccess:
+    """Whether node checks can run here: the node shells, or why there are none."""
+
+    shells: NodeShells | None
+    reason: str = ""
+
+
 @pytest.fixture(scope="session")
-def node_shells(run: Run, cluster: Cluster) -> Iterator[NodeShells]:
-    """One shell per node (SSH, docker exec or a privileged pod, per the inventory)."""
-    if run.inventory.nodes.access is inv.Access.NONE:
-        pytest.skip("the inventory sets nodes.access: none, so node checks cannot run")
+def node_access(run: Run, cluster: Cluster) -> Iterator[NodeAccess]:
+    """Node access, decided once: one shell per node over the inventory's transport."""
+    nodes = run.inventory.nodes
+    if nodes.access is inv.Access.NONE:
+        yield NodeAccess(None, "the inventory sets nodes.access: none, so node checks cannot run")
+        return
 
     def addresses_of(node_name: str) -> Any:
         return cluster.call(cluster.core.read_node, node_name).status.addresses
 
-    shells = NodeShells(run.inventory.nodes, run.inventory.timeouts, addresses_of=addresses_of)
-    yield shells
-    shells.close()
+    with _pod_ops(run, cluster) as pod_ops:
+        shells = NodeShells(
+            nodes, run.inventory.timeouts, addresses_of=addresses_of, pod_ops=pod_ops
+        )
+        try:
+            yield NodeAccess(shells)
+        finally:
+            shells.close()
+
+
+@contextlib.contextmanager
+def _pod_ops(run: Run, cluster: Cluster) -> Iterator[PodOps | None]:
+    """For ``nodes.access: pod``: the cluster calls the HostExec transport needs, and a
+    labelled namespace for its pods (unless ``nodes.pod.namespace`` names one)."""
+    nodes = run.inventory.nodes
+    if nodes.access is not inv.Access.POD:
+        yield None
+        return
+    labels = workloads.labels(run.id, run.worker)
+
+    def exec_in_pod(namespace: str, pod: str, argv: Sequence[str], timeout: float) -> CommandResult:
+        return cluster.exec(namespace, pod, list(argv), timeout=timeout, record=False)
+
+    def create_pod(namespace: str, manifest: dict[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        cluster.apply(manifest, namespace)
+        cluster.wait_pods(
+            namespace,
+            lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
+            what=f"node shell pod {name} Running",
+            timeout=run.inventory.timeouts.pod_ready,
+        )
+
+    def delete_pod(namespace: str, name: str) -> None:
+        cluster.delete_pod(namespace, name)
+
+    if nodes.pod is not None and nodes.pod.namespace:
+        yield PodOps(exec_in_pod, create_pod, delete_pod, nodes.pod.namespace, labels)
+        return
+    with cluster.namespace(
+        namespace_name(run, "node-shells", ""), run_id=run.id, worker=run.worker
+    ) as namespace:
+        yield PodOps(exec_in_pod, create_pod, delete_pod, namespace, labels)
+
+
+@pytest.fixture(scope="session")
+def node_shells(node_access: NodeAccess) -> NodeShells:
+    """One shell per node; tests that need it skip, with the reason, without node access."""
+    if node_access.shells is None:
+        pytest.skip(node_access.reason)
+    return node_access.shells
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,14 @@ class Seen(Generic[T]):
     def items(self) -> list[T]:
         return [self.objects[name] for name in sorted(self.objects)]
 
+    def order(self, event: str) -> list[str]:
+        """Names in the order of their first ``event`` (ADDED, MODIFIED, DELETED)."""
+        names: list[str] = []
+        for kind, name in self.events:
+            if kind == event and name not in names:
+                names.append(name)
+        return names
+
 
 def _name(obj: Any) -> str:
     metadata = obj.metadata if hasattr(obj, "metadata") else obj["metadata"]
@@ -63,6 +71,7 @@ def wait_for(
     what: str = "condition",
     seen: Seen[Any] | None = None,
     since: str | None = None,
+    raise_on_timeout: bool = True,
     **list_kwargs: Any,
 ) -> Seen[Any]:
     """Follow ``list_fn`` (e.g. ``core.list_namespaced_pod``) until ``predicate(seen)`` holds.
@@ -71,6 +80,7 @@ def wait_for(
     to keep one event history across several waits. ``since`` (a resourceVersion taken
     before acting) makes every change after it an event in ``seen.events``, even those
     that happened before the wait began: that is how creation order is judged.
+    With ``raise_on_timeout=False`` a timeout returns what was seen, for a check to judge.
     """
     deadline = time.monotonic() + timeout
     seen = seen if seen is not None else Seen()
@@ -82,6 +92,8 @@ def wait_for(
     while not predicate(seen):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            if not raise_on_timeout:
+                return seen
             detail = describe(seen) if describe else _default_describe(seen)
             raise WaitTimeout(
                 f"timed out after {timeout:.0f}s waiting for {what}; last seen:\n{detail}"

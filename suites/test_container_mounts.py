@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import checks, evidence, probes
+from conformance import checks, evidence, observe, probes
+from conformance.checks import fail_on
 from conformance.deployments import Deployment
-from conformance.inventory import Access
-from conformance.nodes.base import NodeShells
-
-
-@pytest.fixture(scope="module")
-def shells_if_any(request: pytest.FixtureRequest, deployed: Deployment) -> NodeShells | None:
-    """Node shells when the inventory gives node access (to compare with the kubelet's view)."""
-    if deployed.inventory.nodes.access is Access.NONE:
-        return None
-    shells: NodeShells = request.getfixturevalue("node_shells")
-    return shells
+from conformance.plugin import NodeAccess
 
 
 @pytest.mark.exec
 def test_the_volume_is_mounted_at_the_mount_path_read_write(
-    deployed: Deployment, shells_if_any: NodeShells | None
+    deployed: Deployment, node_access: NodeAccess
 ) -> None:
     evidence.label_suite("container mounts", "device at the mount path")
+    fs_type = deployed.case.storage.fs_type.value
     problems: list[str] = []
     for ordinal in range(deployed.case.replicas):
-        problems += checks.container_mount(deployed, shells_if_any, ordinal)
-    checks.fail_on(problems)
+        # with node access, the container's device is compared with the kubelet's mount
+        views = observe.volume_views(deployed, node_access.shells, ordinal, container=True)
+        problems += checks.container_mount(views, fs_type=fs_type, writable=True)
+    fail_on(problems)
 
 
 @pytest.mark.exec
@@ -35,7 +29,10 @@ def test_a_payload_written_with_fsync_reads_back_identical(deployed: Deployment)
     evidence.label_suite("container mounts", "data round trip")
     problems: list[str] = []
     for pod in deployed.pods():
+        name = pod.metadata.name
         payload = probes.Payload.random()
-        problems += checks.write_payload(deployed, pod.metadata.name, payload, "payload.bin")
-        problems += checks.payload_intact(deployed, pod.metadata.name, payload, "payload.bin")
-    checks.fail_on(problems)
+        written = checks.written(observe.write_payload(deployed, name, payload, "payload.bin"))
+        problems += written or checks.payload_intact(
+            observe.read_back(deployed, name, "payload.bin"), payload
+        )
+    fail_on(problems)

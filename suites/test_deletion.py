@@ -3,9 +3,12 @@ a re-created set re-attaches the same volumes with the data intact."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from conformance import checks, evidence, probes
+from conformance import checks, evidence, observe, probes
+from conformance.checks import fail_on
 from conformance.deployments import Deployment
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.persistence]
@@ -25,45 +28,28 @@ def _delete_set_and_wait(dep: Deployment) -> None:
 
 def test_claims_survive_set_deletion_and_reattach_with_data(deployed: Deployment) -> None:
     evidence.label_suite("deletion", "Retain: claims kept, data re-attached")
-    payloads = {}
-    for pod in deployed.pods():
-        payloads[pod.metadata.name] = probes.Payload.random()
-        checks.fail_on(
-            checks.write_payload(deployed, pod.metadata.name, payloads[pod.metadata.name], PAYLOAD)
-        )
-    volumes = {name: c.spec.volume_name for name, c in deployed.claims().items()}
-    _delete_set_and_wait(deployed)
-    claims = deployed.claims()
-    problems = [
-        f"claim {name} was deleted with the StatefulSet, but whenDeleted is Retain"
-        for name in deployed.claim_names()
-        if name not in claims or claims[name].metadata.deletion_timestamp
-    ]
-    checks.fail_on(problems)
-    deployed.deploy()
-    for name, claim in deployed.claims().items():
-        if name in volumes and claim.spec.volume_name != volumes[name]:
-            problems.append(
-                f"re-created set: claim {name} is bound to {claim.spec.volume_name}, "
-                f"was {volumes[name]}"
-            )
+    payloads = {pod.metadata.name: probes.Payload.random() for pod in deployed.pods()}
     for pod, payload in payloads.items():
-        problems += checks.payload_intact(deployed, pod, payload, PAYLOAD)
-    checks.fail_on(problems)
+        fail_on(checks.written(observe.write_payload(deployed, pod, payload, PAYLOAD)))
+    volumes = {name: c.spec.volume_name for name, c in deployed.claims().items()}
+
+    _delete_set_and_wait(deployed)
+    kept = dict.fromkeys(deployed.claim_names(), "with the StatefulSet")
+    fail_on(checks.claims_kept(deployed.claims(), kept, rule="whenDeleted is Retain"))
+
+    deployed.deploy()
+    after = {name: c.spec.volume_name for name, c in deployed.claims().items()}
+    problems = checks.claims_rebound(volumes, after, when="in the re-created set")
+    for pod, payload in payloads.items():
+        problems += checks.payload_intact(observe.read_back(deployed, pod, PAYLOAD), payload)
+    fail_on(problems)
 
 
 def test_claims_go_with_the_set_under_the_delete_policy(statefulset: Deployment) -> None:
     evidence.label_suite("deletion", "Delete: claims removed")
-    dep = Deployment(
-        cluster=statefulset.cluster,
-        inventory=statefulset.inventory,
-        case=statefulset.case,
-        namespace=statefulset.namespace,
-        class_name=statefulset.class_name,
-        labels=statefulset.labels,
-        set_name=f"{statefulset.set_name}-del",
-    )
+    dep = dataclasses.replace(statefulset, set_name=f"{statefulset.set_name}-del", manifests=[])
     dep.deploy(retention={"whenDeleted": "Delete", "whenScaled": "Retain"})
     _delete_set_and_wait(dep)
-
-    dep.cluster.wait_claims_gone(dep.namespace, dep.claim_names())
+    left = dep.cluster.wait_claims_gone(dep.namespace, dep.claim_names())
+    deleted = dict.fromkeys(dep.claim_names(), "after the StatefulSet was deleted")
+    fail_on(checks.claims_deleted(left, deleted, rule="whenDeleted is Delete"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import checks, evidence, probes
+from conformance import checks, evidence, observe, probes
+from conformance.checks import fail_on
 from conformance.cluster import pod_ready
 from conformance.deployments import Deployment
 
@@ -20,35 +21,31 @@ def test_a_deleted_pod_returns_with_its_identity_and_data(deployed: Deployment) 
     old = deployed.pod(ordinal)
     claim_before = deployed.claim(ordinal)
     payload = probes.Payload.random()
-    checks.fail_on(checks.write_payload(deployed, name, payload, PAYLOAD))
+    fail_on(checks.written(observe.write_payload(deployed, name, payload, PAYLOAD)))
 
     deployed.cluster.delete_pod(deployed.namespace, name)
-
-    def returned(seen) -> bool:  # type: ignore[no-untyped-def]
-        pod = seen.objects.get(name)
-        return bool(pod is not None and pod.metadata.uid != old.metadata.uid and pod_ready(pod))
-
     deployed.cluster.wait_pods(
-        deployed.namespace, returned, what=f"{name} to come back", selector=deployed.selector
+        deployed.namespace,
+        lambda seen: (
+            name in seen.objects
+            and seen.objects[name].metadata.uid != old.metadata.uid
+            and pod_ready(seen.objects[name])
+        ),
+        what=f"{name} to come back",
+        selector=deployed.selector,
     )
+
     new = deployed.pod(ordinal)
-    problems: list[str] = []
-    if deployed.claim_of_pod(new) != claim_before.metadata.name:
-        problems.append(
-            f"{name} came back mounting claim {deployed.claim_of_pod(new)}, "
-            f"expected {claim_before.metadata.name}"
-        )
-    claim_after = deployed.claim(ordinal)
-    if claim_after.metadata.uid != claim_before.metadata.uid:
-        problems.append(f"claim {claim_before.metadata.name} was replaced by a new claim")
-    if claim_after.spec.volume_name != claim_before.spec.volume_name:
-        problems.append(
-            f"claim {claim_before.metadata.name} moved from volume "
-            f"{claim_before.spec.volume_name} to {claim_after.spec.volume_name}"
-        )
-    problems += checks.hostname_is(deployed, name)
+    claim_after = deployed.claims().get(claim_before.metadata.name)
+    problems = checks.kept_claim_and_volume(
+        name, deployed.claim_of_pod(new), claim_before, claim_after
+    )
+    problems += checks.hostname_is(observe.hostname(deployed, name))
     sibling = deployed.pod_name(0) if ordinal else name
-    problems += checks.resolves(deployed, sibling, name)
-    problems += checks.payload_intact(deployed, name, payload, PAYLOAD)
-    problems += checks.container_mount(deployed, None, ordinal)
-    checks.fail_on(problems)
+    problems += checks.resolves(observe.resolve(deployed, sibling, name))
+    problems += checks.payload_intact(observe.read_back(deployed, name, PAYLOAD), payload)
+    views = observe.volume_views(deployed, None, ordinal, container=True)
+    problems += checks.container_mount(
+        views, fs_type=deployed.case.storage.fs_type.value, writable=True
+    )
+    fail_on(problems)

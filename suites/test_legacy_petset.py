@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance import checks, evidence, probes, workloads
+from conformance import checks, evidence, observe, probes, workloads
+from conformance.checks import fail_on
 from conformance.cluster import Cluster
 from conformance.deployments import Case, Deployment
 from conformance.inventory import PodManagementPolicy
@@ -41,32 +42,24 @@ def seed(run: Run, cluster: Cluster, namespace: str) -> Deployment:
     for document in documents:
         document.setdefault("metadata", {}).setdefault("labels", {}).update(dep.labels)
         dep.apply_manifest(document)
-    cluster.wait_claims_bound(namespace, dep.claim_names())
-    cluster.wait_ready(namespace, dep.case.replicas, selector=dep.selector)
+    dep.wait_up()  # the claims use the default class: without one they stay Pending
     return dep
 
 
 def test_the_converted_seed_binds_its_claims(seed: Deployment) -> None:
     evidence.label_suite("legacy PetSet", "claims pv-claim-test-petset-N Bound")
-    assert seed.claim_names() == ["pv-claim-test-petset-0", "pv-claim-test-petset-1"]
-    checks.fail_on(checks.claims_bound(seed))
+    fail_on(checks.claims_bound(seed.claims(), seed.claim_names()))
 
 
 @pytest.mark.exec
 def test_the_converted_seed_mounts_data_that_persists(seed: Deployment) -> None:
     evidence.label_suite("legacy PetSet", "/data mounted and writable")
     problems: list[str] = []
-    for pod in seed.pods():
-        name = pod.metadata.name
-        result = seed.exec(name, list(probes.MOUNTINFO))
-        mounts = probes.parse_mountinfo(result.stdout) if result.exit_code == 0 else []
-        mount = probes.find_mount(mounts, seed.mount_path)
-        if mount is None:
-            problems.append(f"{name}: nothing is mounted at {seed.mount_path}")
-            continue
-        if not probes.is_read_write(mount):
-            problems.append(f"{name}: {seed.mount_path} is mounted read-only")
+    for ordinal in range(seed.case.replicas):
+        views = observe.volume_views(seed, None, ordinal, container=True)
+        problems += checks.container_mount(views, fs_type=None, writable=True)
         payload = probes.Payload.random()
-        problems += checks.write_payload(seed, name, payload, "seed.bin")
-        problems += checks.payload_intact(seed, name, payload, "seed.bin")
-    checks.fail_on(problems)
+        pod = seed.pod_name(ordinal)
+        problems += checks.written(observe.write_payload(seed, pod, payload, "seed.bin"))
+        problems += checks.payload_intact(observe.read_back(seed, pod, "seed.bin"), payload)
+    fail_on(problems)

@@ -1,20 +1,36 @@
-"""On each pod's node the disk is there (lsscsi) and mounted at that pod's kubelet path."""
+"""On each pod's node the kubelet mounts the volume at that pod's path, and (for SCSI
+storage) lsscsi lists the expected disk behind it."""
 
 from __future__ import annotations
 
 import pytest
 
-from conformance import checks, evidence
+from conformance import checks, evidence, observe
+from conformance.checks import fail_on
 from conformance.deployments import Deployment
-from conformance.nodes.base import NodeShells
+from conformance.nodes import NodeShells
+
+
+def test_the_kubelet_mounts_each_volume_at_its_pod_path(
+    deployed: Deployment, node_shells: NodeShells
+) -> None:
+    evidence.label_suite("node storage", "kubelet mount")
+    fs_type = deployed.case.storage.fs_type.value
+    problems: list[str] = []
+    for ordinal in range(deployed.case.replicas):
+        views = observe.volume_views(deployed, node_shells, ordinal)
+        problems += checks.kubelet_mount(views, fs_type=fs_type)
+    fail_on(problems)
 
 
 @pytest.mark.scsi
-def test_lsscsi_lists_the_expected_disk_and_the_kubelet_mounts_it(
+def test_lsscsi_lists_the_expected_disk_behind_each_volume(
     deployed: Deployment, node_shells: NodeShells
 ) -> None:
-    evidence.label_suite("node storage", "lsscsi and kubelet mount")
+    evidence.label_suite("node storage", "lsscsi")
+    expect = deployed.case.storage.expect
     problems: list[str] = []
     for ordinal in range(deployed.case.replicas):
-        problems += checks.node_storage(deployed, node_shells, ordinal)
-    checks.fail_on(problems)
+        views = observe.volume_views(deployed, node_shells, ordinal, scsi=True)
+        problems += checks.scsi_disk(views, vendor=expect.scsi_vendor, model=expect.scsi_model)
+    fail_on(problems)

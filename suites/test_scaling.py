@@ -3,14 +3,12 @@ and keeps the claims; the removed pods' kubelet mounts are gone from their nodes
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from conformance import checks, evidence, probes
-from conformance.deployments import Deployment, ordinal
-from conformance.inventory import Access, PodManagementPolicy
-from conformance.waits import Seen
+from conformance import checks, evidence, observe, probes
+from conformance.checks import fail_on
+from conformance.deployments import Deployment
+from conformance.plugin import NodeAccess
 
 EXTRA = 2
 PAYLOAD = "scaling.bin"
@@ -18,24 +16,14 @@ PAYLOAD = "scaling.bin"
 pytestmark = pytest.mark.disruptive
 
 
-def _order(seen: Seen[Any], event: str) -> list[str]:
-    names: list[str] = []
-    for kind, name in seen.events:
-        if kind == event and name not in names:
-            names.append(name)
-    return names
-
-
 @pytest.fixture(scope="module")
 def before(deployed: Deployment) -> dict[str, probes.Payload]:
     """A payload in every original pod, to prove scaling leaves their data alone."""
-    payloads = {}
+    payloads = {pod.metadata.name: probes.Payload.random() for pod in deployed.pods()}
     problems: list[str] = []
-    for pod in deployed.pods():
-        payload = probes.Payload.random()
-        problems += checks.write_payload(deployed, pod.metadata.name, payload, PAYLOAD)
-        payloads[pod.metadata.name] = payload
-    checks.fail_on(problems)
+    for pod, payload in payloads.items():
+        problems += checks.written(observe.write_payload(deployed, pod, payload, PAYLOAD))
+    fail_on(problems)
     return payloads
 
 
@@ -50,24 +38,22 @@ def test_scale_up_creates_the_new_ordinals_in_order(
     seen = deployed.cluster.wait_ready(
         deployed.namespace, target, selector=deployed.selector, since=since
     )
-    problems = checks.claims_bound(deployed, target)
-    created = _order(seen, "ADDED")
+    problems = checks.claims_bound(deployed.claims(), deployed.claim_names(target))
     new = [deployed.pod_name(i) for i in range(original, target)]
-    if deployed.case.policy is PodManagementPolicy.ORDERED_READY and created != new:
-        problems.append(
-            f"OrderedReady scale-up created {', '.join(created)}; expected {', '.join(new)} in "
-            "that order"
-        )
+    problems += checks.created_in_order(seen.order("ADDED"), new, deployed.case.policy)
     for pod, payload in before.items():
-        problems += checks.payload_intact(deployed, pod, payload, PAYLOAD)
-    checks.fail_on(problems)
+        problems += checks.payload_intact(observe.read_back(deployed, pod, PAYLOAD), payload)
+    fail_on(problems)
 
 
 def test_scale_down_removes_the_highest_ordinals_first_and_keeps_claims(
-    request: pytest.FixtureRequest, deployed: Deployment
+    deployed: Deployment, node_access: NodeAccess
 ) -> None:
     evidence.label_suite("scaling", "scale down")
     original = deployed.case.replicas
+    # from the scaled-up set the scale-up test leaves (run alone, this test scales up itself)
+    deployed.cluster.scale(deployed.namespace, deployed.set_name, original + EXTRA)
+    deployed.cluster.wait_ready(deployed.namespace, original + EXTRA, selector=deployed.selector)
     pods = {p.metadata.name: p for p in deployed.pods()}
     doomed = [deployed.pod_name(i) for i in range(len(pods) - 1, original - 1, -1)]
     since = deployed.cluster.resource_version(deployed.namespace)
@@ -79,28 +65,20 @@ def test_scale_down_removes_the_highest_ordinals_first_and_keeps_claims(
         selector=deployed.selector,
         since=since,
     )
-    problems: list[str] = []
-    deleted = [n for n in _order(seen, "DELETED") if n in pods]
-    if (
-        deployed.case.policy is PodManagementPolicy.ORDERED_READY
-        and deleted[: len(doomed)] != doomed
-    ):
-        problems.append(
-            f"OrderedReady scale-down deleted {', '.join(deleted)}; expected {', '.join(doomed)} "
-            "(highest ordinal first)"
-        )
-    claims = deployed.claims()
-    for name in doomed:
-        claim = deployed.claim_name(ordinal(name))
-        if claim not in claims or claims[claim].metadata.deletion_timestamp:
-            problems.append(
-                f"claim {claim} of removed pod {name} was deleted, but whenScaled is Retain"
-            )
-    if deployed.inventory.nodes.access is not Access.NONE:
-        shells = request.getfixturevalue("node_shells")
+    deleted = [name for name in seen.order("DELETED") if name in pods]
+    problems = checks.deleted_highest_first(deleted, doomed, deployed.case.policy)
+    kept = {
+        deployed.claim_name(n): f"with its pod {deployed.pod_name(n)} on scale-down"
+        for n in range(original, len(pods))
+    }
+    problems += checks.claims_kept(deployed.claims(), kept, rule="whenScaled is Retain")
+    if node_access.shells is not None:
         for name in doomed:
-            pod = pods[name]
+            node = pods[name].spec.node_name
             problems += checks.kubelet_mounts_gone(
-                deployed, shells, pod.spec.node_name, pod.metadata.uid, name
+                observe.node_mounts(node_access.shells, node),
+                pod=name,
+                pod_uid=pods[name].metadata.uid,
+                node=node,
             )
-    checks.fail_on(problems)
+    fail_on(problems)

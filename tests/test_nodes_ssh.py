@@ -36,11 +36,9 @@ from conformance.inventory import (
     HostKeyPolicy,
     NodeOverride,
     Nodes,
+    PodAccess,
     Ssh,
     Timeouts,
-)
-from conformance.inventory import (
-    PodShell as PodShellSettings,
 )
 from conformance.nodes import (
     CommandResult,
@@ -762,7 +760,7 @@ def test_pod_shell_creates_one_host_exec_pod_and_deletes_it() -> None:
         namespace="conformance-w0",
         labels={"conformance.io/run": "r1"},
     )
-    nodes = Nodes(access=Access.POD, pod=PodShellSettings(image="busybox:1.36"))
+    nodes = Nodes(access=Access.POD, pod=PodAccess(image="busybox:1.36"))
     shell = open_shell("node-1", [], nodes, TIMEOUTS, pod_ops=ops)
     assert isinstance(shell, PodShell)
     first = shell.run(["ls", "/var/lib/kubelet/pods/a b"])

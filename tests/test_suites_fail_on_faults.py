@@ -1,11 +1,20 @@
-"""Every conformance check can fail: each simulator fault makes its targeted check fail,
-with a message naming the broken property; transient faults at modest rates do not."""
+"""Every conformance check can fail: for each test in suites/, at least one simulator fault
+makes it fail with a sentence naming the broken property; without faults they all pass,
+and transient faults at modest rates do not fail them.
+
+Each fault runs once, against the suite tests it proves; the run's JUnit XML says which
+test failed with which message, so a proof cannot pass on another test's failure.
+"""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,67 +22,136 @@ import yaml
 
 from tests.conftest import ROOT, run
 
-pytestmark = pytest.mark.skipif(
+needs_nodes = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
     reason="the suites run against kernel-backed simulated nodes: root and openssh-server "
     "(CI runs as root)",
 )
 
-# fault -> (suite test to run, what its failure must say)
-TARGETS: dict[str, tuple[str, str]] = {
-    "unordered-scale": (
-        "suites/test_scaling.py::test_scale_up_creates_the_new_ordinals_in_order",
-        "OrderedReady scale-up created web-3, web-2; expected web-2, web-3 in that order",
-    ),
-    "claims-deleted-despite-retain": (
-        "suites/test_scaling.py",
-        "claim data-web-3 of removed pod web-3 was deleted, but whenScaled is Retain",
-    ),
-    "wrong-claim-binding": (
-        "suites/test_provisioning.py::test_each_pod_mounts_its_own_claim",
-        "web-0 mounts claim data-web-1, expected data-web-0",
-    ),
-    "hostname-drift": (
-        "suites/test_identity.py",
-        "web-1: hostname is 'web-1-",
-    ),
-    "data-loss-on-reattach": (
-        "suites/test_identity.py",
-        "web-1: /data/identity.bin cannot be read",
-    ),
-    "wrong-fstype": (
-        "suites/test_container_mounts.py::test_the_volume_is_mounted_at_the_mount_path_read_write",
-        "/data is ext4 in the container, expected xfs",
-    ),
-    "no-scsi-device": (
-        "suites/test_node_storage.py",
-        "no lsscsi device has major:minor",
-    ),
-    "missing-data-mount": (
-        "suites/test_container_mounts.py::test_the_volume_is_mounted_at_the_mount_path_read_write",
-        "nothing is mounted at /data in the container",
-    ),
-    "readonly-data-mount": (
-        "suites/test_container_mounts.py::test_the_volume_is_mounted_at_the_mount_path_read_write",
-        "/data is mounted read-only in the container",
-    ),
-    "stale-kubelet-mount": (
-        "suites/test_scaling.py",
-        "is gone but its kubelet mount /var/lib/kubelet/pods/",
-    ),
-    "dns-missing": (
-        "suites/test_identity.py",
-        "the DNS record web-1.web of web-1 does not resolve",
-    ),
+SUITES = ROOT / "suites"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A fault and the sentence a suite test's failure must contain under it."""
+
+    fault: str
+    says: str
+    value: float | None = None  # the fault's value, for faults that take one
+    timeouts: dict[str, float] = field(default_factory=dict)  # shorter waits for this fault
+
+
+# suite test (file::function) -> the faults that make it fail, and what it must say then
+PROOFS: dict[str, list[Proof]] = {
+    "test_provisioning.py::test_claims_exist_and_are_bound": [
+        Proof(
+            "slow-provisioning",
+            "claim data-web-0 is Pending, not Bound",
+            value=600,
+            timeouts={"pod_ready": 8},
+        ),
+    ],
+    "test_provisioning.py::test_volumes_have_the_declared_class_capacity_access_and_fs_type": [
+        Proof("pv-wrong-capacity", "expected at least 1Gi"),
+    ],
+    "test_provisioning.py::test_each_pod_mounts_its_own_claim": [
+        Proof("wrong-claim-binding", "web-0 mounts claim data-web-1, expected data-web-0"),
+    ],
+    "test_node_storage.py::test_the_kubelet_mounts_each_volume_at_its_pod_path": [
+        Proof("wrong-fstype", "as ext4, expected xfs"),
+    ],
+    "test_node_storage.py::test_lsscsi_lists_the_expected_disk_behind_each_volume": [
+        Proof("no-scsi-device", "no lsscsi device has major:minor"),
+    ],
+    "test_container_mounts.py::test_the_volume_is_mounted_at_the_mount_path_read_write": [
+        Proof("wrong-fstype", "web-0: /data is ext4 in the container, expected xfs"),
+        Proof("missing-data-mount", "web-0: nothing is mounted at /data in the container"),
+        Proof("readonly-data-mount", "web-0: /data is mounted read-only in the container"),
+    ],
+    "test_container_mounts.py::test_a_payload_written_with_fsync_reads_back_identical": [
+        Proof("corrupt-writes", "web-0: /data/payload.bin reads back sha256"),
+    ],
+    "test_scaling.py::test_scale_up_creates_the_new_ordinals_in_order": [
+        Proof(
+            "unordered-scale",
+            "OrderedReady scale-up created web-3, web-2; expected web-2, web-3 in that order",
+        ),
+    ],
+    "test_scaling.py::test_scale_down_removes_the_highest_ordinals_first_and_keeps_claims": [
+        Proof(
+            "claims-deleted-despite-retain",
+            "claim data-web-3 was deleted with its pod web-3 on scale-down, "
+            "but whenScaled is Retain",
+        ),
+        Proof("stale-kubelet-mount", "web-3 is gone but its kubelet mount /var/lib/kubelet/pods/"),
+    ],
+    "test_identity.py::test_a_deleted_pod_returns_with_its_identity_and_data": [
+        Proof("hostname-drift", "web-1: hostname is 'web-1-"),
+        Proof("data-loss-on-reattach", "web-1: /data/identity.bin cannot be read"),
+        Proof("dns-missing", "web-0: the DNS record web-1.web of web-1 does not resolve"),
+    ],
+    "test_deletion.py::test_claims_survive_set_deletion_and_reattach_with_data": [
+        Proof(
+            "claims-deleted-on-set-delete",
+            "claim data-web-0 was deleted with the StatefulSet, but whenDeleted is Retain",
+        ),
+    ],
+    "test_deletion.py::test_claims_go_with_the_set_under_the_delete_policy": [
+        Proof(
+            "claims-kept-despite-delete",
+            "claim data-web-del-0 still exists after the StatefulSet was deleted, "
+            "but whenDeleted is Delete",
+            timeouts={"delete": 8},
+        ),
+    ],
+    "test_legacy_petset.py::test_the_converted_seed_binds_its_claims": [
+        Proof(
+            "no-default-class",
+            "claim pv-claim-test-petset-0 is Pending, not Bound",
+            timeouts={"pod_ready": 8},
+        ),
+    ],
+    "test_legacy_petset.py::test_the_converted_seed_mounts_data_that_persists": [
+        Proof(
+            "no-default-class",
+            "claim pv-claim-test-petset-1 is Pending, not Bound",
+            timeouts={"pod_ready": 8},
+        ),
+        Proof("missing-data-mount", "test-petset-0: nothing is mounted at /data in the container"),
+    ],
 }
 
 
-def inventory_with(tmp_path: Path, faults: dict[str, float | None]) -> Path:
+def suite_tests() -> list[str]:
+    """Every test function in suites/, as file::function (read from the source)."""
+    found = []
+    for path in sorted(SUITES.glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                found.append(f"{path.name}::{node.name}")
+    return found
+
+
+def runs() -> dict[tuple[str, float | None, tuple[tuple[str, float], ...]], list[str]]:
+    """One conformance run per fault setting, over the suite tests it proves."""
+    grouped: dict[tuple[str, float | None, tuple[tuple[str, float], ...]], list[str]]
+    grouped = defaultdict(list)
+    for test, proofs in PROOFS.items():
+        for proof in proofs:
+            grouped[(proof.fault, proof.value, tuple(sorted(proof.timeouts.items())))].append(test)
+    return dict(grouped)
+
+
+def inventory_with(
+    tmp_path: Path, faults: dict[str, float | None], timeouts: dict[str, float] | None = None
+) -> Path:
     """inventories/sim.yaml, one xfs SCSI entry, OrderedReady only, with faults switched on."""
     data = yaml.safe_load((ROOT / "inventories" / "sim.yaml").read_text())
     data["cluster"]["sim"]["faults"] = faults
     data["storage"] = data["storage"][:1]
     data["workload"]["pod_management_policy"] = ["OrderedReady"]
+    data["timeouts"].update(timeouts or {})
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -104,21 +182,73 @@ def run_suites(
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("fault", sorted(TARGETS))
-def test_the_targeted_check_fails_naming_the_property(fault: str, tmp_path: Path) -> None:
-    target, message = TARGETS[fault]
-    code, output = run_suites(inventory_with(tmp_path, {fault: None}), target)
-    assert code == 1, f"expected failed checks (exit 1), got {code}:\n{output[-3000:]}"
-    assert message in output, f"{fault}: no failure saying {message!r}:\n{output[-3000:]}"
+def outcomes(junit: Path) -> dict[str, tuple[str, str]]:
+    """file::function -> (passed|failed|error|skipped, everything its report says)."""
+    found: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        name = case.get("name", "").split("[", 1)[0]
+        outcome, text = "passed", ""
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                outcome = "failed" if kind == "failure" else kind
+                text = f"{element.get('message', '')}\n{element.text or ''}"
+                break
+        key = f"{module}.py::{name}"
+        if found.get(key, ("passed", ""))[0] == "passed":  # a failed parameter set wins
+            found[key] = (outcome, text)
+    return found
 
 
+def test_every_suite_test_has_a_fault_that_proves_it() -> None:
+    """A check nobody has seen fail is not done: a suite test without a proof fails here."""
+    tests = suite_tests()
+    assert tests, "no test functions found in suites/"
+    missing = [test for test in tests if not PROOFS.get(test)]
+    assert not missing, f"suite tests without a fault that makes them fail: {missing}"
+    stale = sorted(set(PROOFS) - set(tests))
+    assert not stale, f"proofs for suite tests that do not exist: {stale}"
+
+
+def test_every_fault_named_is_in_the_simulators_catalog() -> None:
+    from conformance.sim import faults
+
+    named = {proof.fault for proofs in PROOFS.values() for proof in proofs}
+    assert named <= set(faults.BY_NAME), sorted(named - set(faults.BY_NAME))
+
+
+@needs_nodes
+@pytest.mark.parametrize(
+    ("fault", "value", "timeouts"),
+    sorted(runs()),
+    ids=[fault for fault, _, _ in sorted(runs())],
+)
+def test_the_fault_fails_its_suite_tests_naming_the_property(
+    fault: str, value: float | None, timeouts: tuple[tuple[str, float], ...], tmp_path: Path
+) -> None:
+    tests = runs()[(fault, value, timeouts)]
+    junit = tmp_path / "junit.xml"
+    inventory = inventory_with(tmp_path, {fault: value}, dict(timeouts))
+    targets = sorted({f"suites/{test}" for test in tests})
+    code, output = run_suites(inventory, *targets, f"--junitxml={junit}")
+    assert code == 1, f"{fault}: expected failed checks (exit 1), got {code}:\n{output[-3000:]}"
+    seen = outcomes(junit)
+    for test in tests:
+        says = next(p.says for p in PROOFS[test] if p.fault == fault)
+        outcome, text = seen.get(test, ("not run", ""))
+        assert outcome in ("failed", "error"), f"{fault}: {test} {outcome}:\n{output[-3000:]}"
+        assert says in text, f"{fault}: {test} did not say {says!r}:\n{text[-3000:]}"
+
+
+@needs_nodes
 def test_the_checks_pass_without_faults(tmp_path: Path) -> None:
-    """The same targets pass on a healthy simulator, so the failures above are the faults'."""
-    targets = sorted({target.split("::")[0] for target, _ in TARGETS.values()})
-    code, output = run_suites(inventory_with(tmp_path, {}), *targets)
+    """The same suites pass on a healthy simulator, so the failures above are the faults'."""
+    code, output = run_suites(inventory_with(tmp_path, {}), "suites")
     assert code == 0, output[-3000:]
 
 
+@needs_nodes
 def test_transient_faults_at_modest_rates_do_not_fail_the_suites(tmp_path: Path) -> None:
     faults = {"api-5xx": 0.03, "api-429": 0.03, "watch-drop": 3.0, "ssh-drop": 0.05}
     code, output = run_suites(
@@ -131,21 +261,22 @@ def test_transient_faults_at_modest_rates_do_not_fail_the_suites(tmp_path: Path)
     assert code == 0, output[-3000:]
 
 
+@needs_nodes
 def test_a_parallel_run_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """`-n 4`: four workers, each with its own simulator; afterwards nothing of them is left."""
     from conformance.sim.kernel import cleanup
 
-    runs = tmp_path / "sim-runs"
+    runs_root = tmp_path / "sim-runs"
     code, output = run_suites(
         inventory_with(tmp_path, {}),
         "suites/test_provisioning.py",
         "suites/test_container_mounts.py",
         "-n",
         "4",
-        extra_env={"CONFORMANCE_SIM_STATE_ROOT": str(runs)},
+        extra_env={"CONFORMANCE_SIM_STATE_ROOT": str(runs_root)},
     )
     assert code == 0, output[-3000:]
-    left = sorted(map(str, runs.iterdir())) if runs.exists() else []
+    left = sorted(map(str, runs_root.iterdir())) if runs_root.exists() else []
     assert left == [], f"simulator state left behind: {left}"
-    leftovers = cleanup.find_leftovers(state_dirs=[runs], include_live=True)
+    leftovers = cleanup.find_leftovers(state_dirs=[runs_root], include_live=True)
     assert leftovers.empty, "\n".join(leftovers.lines())

@@ -6,6 +6,7 @@ transport the inventory's ``nodes.access`` names (ssh, docker, pod).
     shells.close()
 
 A sequence command is quoted with shlex.join; a string is passed as is (callers quote).
+Every command's output and exit code go into the evidence.
 """
 
 from conformance.nodes.base import (
@@ -17,7 +18,6 @@ from conformance.nodes.base import (
     NodeCommandTimeout,
     NodeError,
     NodeShell,
-    NodeShells,
     ShellRequest,
     command_text,
     node_address,
@@ -25,7 +25,8 @@ from conformance.nodes.base import (
     register_transport,
 )
 from conformance.nodes.docker import DockerShell
-from conformance.nodes.podshell import PodOps, PodShell, host_exec_pod
+from conformance.nodes.pod import PodOps, PodShell, host_exec_pod
+from conformance.nodes.pool import NodeShells
 from conformance.nodes.ssh import SshShell, SshTarget
 
 __all__ = [

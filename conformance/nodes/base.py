@@ -4,7 +4,7 @@ Transports (testinfra's model: one class per transport behind a registry):
 
 - ``ssh``    :mod:`conformance.nodes.ssh`, paramiko; the default for labs and the simulator;
 - ``docker`` :mod:`conformance.nodes.docker`, ``docker exec`` into kind's node containers;
-- ``pod``    :mod:`conformance.nodes.podshell`, upstream e2e's HostExec pod (no SSH needed).
+- ``pod``    :mod:`conformance.nodes.pod`, upstream e2e's HostExec pod (no SSH needed).
 
 Commands: a **sequence** is quoted with :func:`shlex.join` (``["ls", "a b"]`` runs
 ``ls 'a b'``); a **string** is passed to the node's shell as it is, so the caller quotes
@@ -13,27 +13,25 @@ timeout (the inventory's ``timeouts.command`` unless given), and its result carr
 stdout, stderr and the exit code for the evidence.
 
 Connections are opened lazily, on the first command, and kept: :class:`NodeShells`
-holds one shell per node for this process (each pytest-xdist worker has its own pool)
-and closes them all at the end.
+(:mod:`conformance.nodes.pool`) holds one shell per node for this process (each
+pytest-xdist worker has its own pool) and closes them all at the end.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-import os
 import shlex
-import threading
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
+from conformance import evidence
 from conformance.inventory import Access, Nodes, Timeouts
 
 if TYPE_CHECKING:
-    from conformance.nodes.podshell import PodOps
-
-log = logging.getLogger(__name__)
+    from conformance.nodes.pod import PodOps
 
 TAIL_LINES = 12  # lines of stderr/stdout quoted in a failure message
 TAIL_CHARS = 2000
@@ -142,14 +140,20 @@ class NodeAccessError(NodeError):
         super().__init__(text)
 
 
-# --- the protocol --------------------------------------------------------------------------
+# --- the base of every transport --------------------------------------------------------
 
 
-@runtime_checkable
-class NodeShell(Protocol):
-    """Runs commands on one node. Implementations connect lazily and reconnect as needed."""
+class NodeShell(ABC):
+    """Runs commands on one node; transports implement only :meth:`_exec`.
 
-    name: str  # the Node object's name
+    The base does what every transport shares (pytest-testinfra's shape): the command
+    text and its quoting, the timeout, timing, and the evidence of every command.
+    Implementations connect lazily and reconnect as needed.
+    """
+
+    def __init__(self, name: str, *, command_timeout: float = 60.0) -> None:
+        self.name = name  # the Node object's name
+        self.command_timeout = command_timeout
 
     def run(
         self,
@@ -165,9 +169,29 @@ class NodeShell(Protocol):
         Raises :class:`NodeCommandTimeout` (with the partial output) and
         :class:`NodeAccessError`; a non-zero exit is a result, see :meth:`CommandResult.check`.
         """
-        ...
+        text = command_text(command)
+        limit = self.command_timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            stdout, stderr, code = self._exec(text, sudo=sudo, timeout=limit)
+        except NodeCommandTimeout as exc:
+            killed = f"{exc.stderr}\n(killed after {limit:g}s)"
+            evidence.attach_command(f"node {self.name}", text, -1, exc.stdout, killed)
+            raise
+        result = CommandResult(text, stdout, stderr, code, time.monotonic() - started, self.name)
+        evidence.attach_command(f"node {self.name}", text, code, stdout, stderr)
+        return result
 
-    def close(self) -> None: ...
+    @abstractmethod
+    def _exec(self, text: str, *, sudo: bool | None, timeout: float) -> tuple[str, str, int]:
+        """(stdout, stderr, exit code) of shell text ``text``; raise
+        :class:`NodeCommandTimeout` after ``timeout`` seconds (use :meth:`_timed_out`)."""
+
+    def _timed_out(self, text: str, timeout: float, stdout: str, stderr: str) -> NodeCommandTimeout:
+        return NodeCommandTimeout(self.name, text, timeout, stdout, stderr)
+
+    def close(self) -> None:  # noqa: B027 - transports without a connection keep it empty
+        """Release the connection, if the transport keeps one."""
 
 
 # --- node addresses ----------------------------------------------------------------------
@@ -232,7 +256,7 @@ Transport = Callable[[ShellRequest], NodeShell]
 TRANSPORTS: dict[Access, str | Transport] = {
     Access.SSH: "conformance.nodes.ssh:connect",
     Access.DOCKER: "conformance.nodes.docker:connect",
-    Access.POD: "conformance.nodes.podshell:connect",
+    Access.POD: "conformance.nodes.pod:connect",
 }
 
 
@@ -283,94 +307,6 @@ def open_shell(
     return transport(request)
 
 
-# --- the pool ------------------------------------------------------------------------------
-
-
-@dataclass
-class NodeShells:
-    """One shell per node, kept for the process and closed together.
-
-    Each pytest-xdist worker is a process with its own pool; a pool inherited across a
-    fork is not reused (the connections belong to the parent) and starts empty.
-    ``addresses_of(node_name)`` returns the Node object's ``status.addresses``; it is
-    called only for ``access: ssh`` nodes without an address override.
-    """
-
-    nodes: Nodes
-    timeouts: Timeouts
-    addresses_of: Callable[[str], Iterable[NodeAddress]] | None = None
-    pod_ops: PodOps | None = None
-    opener: Callable[..., NodeShell] = open_shell
-    _shells: dict[str, NodeShell] = field(default_factory=dict, init=False, repr=False)
-    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def _addresses(self, node_name: str) -> Iterable[NodeAddress]:
-        override = self.nodes.overrides.get(node_name)
-        if (
-            self.addresses_of is None
-            or self.nodes.access is not Access.SSH
-            or (override is not None and override.address)
-        ):
-            return ()
-        return self.addresses_of(node_name)
-
-    def get(self, node_name: str) -> NodeShell:
-        """The shell for ``node_name``, opened on first use."""
-        with self._lock:
-            if os.getpid() != self._pid:  # forked: the parent's connections are not ours
-                self._shells = {}
-                self._pid = os.getpid()
-            shell = self._shells.get(node_name)
-            if shell is None:
-                shell = self.opener(
-                    node_name,
-                    self._addresses(node_name),
-                    self.nodes,
-                    self.timeouts,
-                    pod_ops=self.pod_ops,
-                )
-                self._shells[node_name] = shell
-            return shell
-
-    __getitem__ = get
-
-    def run(
-        self,
-        node_name: str,
-        command: str | Sequence[str],
-        *,
-        sudo: bool | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        return self.get(node_name).run(command, sudo=sudo, timeout=timeout)
-
-    def __contains__(self, node_name: object) -> bool:
-        return node_name in self._shells
-
-    def __len__(self) -> int:
-        return len(self._shells)
-
-    def close(self) -> None:
-        """Close every shell (errors are logged, not raised); the pool may be reused."""
-        with self._lock:
-            shells, self._shells = self._shells, {}
-            forked = os.getpid() != self._pid
-        if forked:
-            return
-        for name, shell in shells.items():
-            try:
-                shell.close()
-            except Exception:
-                log.warning("closing the shell of node %s failed", name, exc_info=True)
-
-    def __enter__(self) -> NodeShells:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 __all__ = [
     "TRANSPORTS",
     "AddressLike",
@@ -381,7 +317,6 @@ __all__ = [
     "NodeCommandTimeout",
     "NodeError",
     "NodeShell",
-    "NodeShells",
     "ShellRequest",
     "Transport",
     "command_text",

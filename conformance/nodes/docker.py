@@ -8,18 +8,9 @@ A command runs as ``docker exec <node-name> sh -c CMD`` (root in the container, 
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Sequence
 
 from conformance.inventory import Docker
-from conformance.nodes.base import (
-    CommandResult,
-    NodeAccessError,
-    NodeCommandTimeout,
-    ShellRequest,
-    command_text,
-    tail,
-)
+from conformance.nodes.base import NodeAccessError, NodeShell, ShellRequest, tail
 
 # stderr of the docker client itself (not of the command) when exec could not start
 _CLIENT_ERRORS = (
@@ -38,7 +29,7 @@ def connect(request: ShellRequest) -> DockerShell:
     )
 
 
-class DockerShell:
+class DockerShell(NodeShell):
     """Commands in a kind node container via ``docker exec``."""
 
     def __init__(
@@ -49,28 +40,18 @@ class DockerShell:
         container: str | None = None,
         command_timeout: float = 60.0,
     ) -> None:
-        self.name = name
+        super().__init__(name, command_timeout=command_timeout)
         self.binary = binary
         self.container = container or name
-        self.command_timeout = command_timeout
 
     def __repr__(self) -> str:
         return f"DockerShell({self.name}: {self.binary} exec {self.container})"
 
-    def run(
-        self,
-        command: str | Sequence[str],
-        *,
-        sudo: bool | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        limit = self.command_timeout if timeout is None else timeout
+    def _exec(self, text: str, *, sudo: bool | None, timeout: float) -> tuple[str, str, int]:
         argv = [self.binary, "exec", self.container, "sh", "-c", text]
-        started = time.monotonic()
         try:
             done = subprocess.run(
-                argv, capture_output=True, timeout=limit, check=False, stdin=subprocess.DEVNULL
+                argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
             )
         except FileNotFoundError:
             raise NodeAccessError(
@@ -80,9 +61,7 @@ class DockerShell:
                 fix="nodes.docker.binary",
             ) from None
         except subprocess.TimeoutExpired as exc:
-            raise NodeCommandTimeout(
-                self.name, text, limit, _decode(exc.stdout), _decode(exc.stderr)
-            ) from None
+            raise self._timed_out(text, timeout, _decode(exc.stdout), _decode(exc.stderr)) from None
         stdout, stderr = _decode(done.stdout), _decode(done.stderr)
         if done.returncode != 0 and stderr.startswith(_CLIENT_ERRORS):
             raise NodeAccessError(
@@ -92,12 +71,7 @@ class DockerShell:
                 fix="kind nodes are containers named after their Node objects; is the "
                 "cluster a kind cluster on this machine? (nodes.access, nodes.docker.binary)",
             )
-        return CommandResult(
-            text, stdout, stderr, done.returncode, time.monotonic() - started, self.name
-        )
-
-    def close(self) -> None:
-        """Nothing to close: every command is its own ``docker exec``."""
+        return stdout, stderr, done.returncode
 
 
 def _decode(data: bytes | str | None) -> str:

@@ -40,7 +40,6 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +50,8 @@ from conformance.nodes.base import (
     CommandResult,
     NodeAccessError,
     NodeCommandTimeout,
+    NodeShell,
     ShellRequest,
-    command_text,
     node_address,
     tail,
 )
@@ -187,13 +186,12 @@ def _warn_ignore_once() -> None:
 # --- the shell -------------------------------------------------------------------------------
 
 
-class SshShell:
+class SshShell(NodeShell):
     """Commands on one node over SSH. Thread-safe (commands are serialized)."""
 
     def __init__(self, name: str, target: SshTarget, *, command_timeout: float = 60.0) -> None:
-        self.name = name
+        super().__init__(name, command_timeout=command_timeout)
         self.target = target
-        self.command_timeout = command_timeout
         self.connects = 0  # successful connections so far (1 + reconnects)
         self._client: paramiko.SSHClient | None = None
         self._bastion: paramiko.SSHClient | None = None
@@ -205,25 +203,17 @@ class SshShell:
 
     # --- public -----------------------------------------------------------------------
 
-    def run(
-        self,
-        command: str | Sequence[str],
-        *,
-        sudo: bool | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
+    def _exec(self, text: str, *, sudo: bool | None, timeout: float) -> tuple[str, str, int]:
         use_sudo = self.target.sudo if sudo is None else sudo
-        limit = self.command_timeout if timeout is None else timeout
         with self._lock:
-            result = self._run_reconnecting_once(text, use_sudo, limit)
+            result = self._run_reconnecting_once(text, use_sudo, timeout)
         if use_sudo:
             self._check_sudo(result)
-        return result
+        return result.stdout, result.stderr, result.exit_code
 
     def _run_reconnecting_once(self, text: str, sudo: bool, limit: float) -> CommandResult:
         try:
-            return self._exec(self._connected(), text, sudo, limit)
+            return self._exec_on(self._connected(), text, sudo, limit)
         except (NodeAccessError, NodeCommandTimeout):
             raise
         except DROPS as exc:
@@ -231,7 +221,7 @@ class SshShell:
             first = exc
         log.info("node %s: SSH connection lost (%s); reconnecting", self.name, _describe(first))
         try:
-            return self._exec(self._connected(), text, sudo, limit)
+            return self._exec_on(self._connected(), text, sudo, limit)
         except (NodeAccessError, NodeCommandTimeout):
             raise
         except DROPS as exc:
@@ -539,7 +529,7 @@ class SshShell:
 
     # --- commands ---------------------------------------------------------------------------
 
-    def _exec(
+    def _exec_on(
         self, transport: paramiko.Transport, text: str, sudo: bool, timeout: float
     ) -> CommandResult:
         started = time.monotonic()
@@ -550,7 +540,7 @@ class SshShell:
         session, stderr = _split_session(token, _decode(err))
         if code is None:  # timed out
             self._kill_session(transport, session, sudo)
-            raise NodeCommandTimeout(self.name, text, timeout, _decode(out), stderr)
+            raise self._timed_out(text, timeout, _decode(out), stderr)
         return CommandResult(
             text, _decode(out), stderr, code, time.monotonic() - started, self.name
         )

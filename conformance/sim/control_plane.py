@@ -63,7 +63,7 @@ class SimConfig(BaseModel):
     state_dir: str = "reports/sim"
     host: str = "127.0.0.1"
     port: int = 0
-    base_inventory: dict[str, Any] | None = None  # storage/workload/timeouts to hand on
+    base_inventory: dict[str, Any] | None = None  # nodes/storage/workload/timeouts to hand on
 
 
 def node_names(count: int) -> list[str]:
@@ -231,6 +231,9 @@ class SimCluster:
         nodes: dict[str, Any] = {"access": "none"}
         if ssh_settings is not None:
             nodes = {"access": "ssh", "address": "InternalIP", "ssh": ssh_settings()}
+        given = base.get("nodes") or {}
+        if given.get("access") in ("pod", "none"):  # no SSH wanted: reach nodes as asked
+            nodes = given
         inventory: dict[str, Any] = {
             "cluster": {"kubeconfig": str(self.kubeconfig), "context": CONTEXT},
             "nodes": nodes,

@@ -123,8 +123,13 @@ def which(tool: str) -> bool:
     return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
 
 
-def up(config: SimConfig, *, timeout: float = START_TIMEOUT) -> Running:
-    """Start the daemon in its own session; return once it serves (or raise SimError)."""
+def up(
+    config: SimConfig, *, timeout: float = START_TIMEOUT, owner_pid: int | None = None
+) -> Running:
+    """Start the daemon in its own session; return once it serves (or raise SimError).
+
+    ``owner_pid``: the process whose death must stop the simulator (a test run).
+    """
     preflight(config)
     state_dir = Path(config.state_dir)
     running = status(state_dir)

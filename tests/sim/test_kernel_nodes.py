@@ -64,7 +64,7 @@ def ns(kernel_sim: Sim) -> Iterator[str]:
 @pytest.fixture
 def faults(kernel_sim: Sim) -> Iterator[Callable[..., None]]:
     """Switch node faults on for one test; all are cleared afterwards."""
-    from conformance.cli import _admin
+    from conformance.sim.cli import _admin
 
     state = kernel_sim.running.state_dir
 

@@ -16,18 +16,12 @@ raises :class:`NodeCommandTimeout`).
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.inventory import PodShell as PodShellSettings
-from conformance.nodes.base import (
-    CommandResult,
-    NodeAccessError,
-    ShellRequest,
-    command_text,
-)
+from conformance.inventory import PodAccess
+from conformance.nodes.base import CommandResult, NodeAccessError, NodeShell, ShellRequest
 
 ROOTFS = "/rootfs"
 CONTAINER = "hostexec"
@@ -57,7 +51,7 @@ def connect(request: ShellRequest) -> PodShell:
             "nodes.access: pod needs the cluster (exec and pod create/delete) but none was given",
             fix="open node shells through the harness's fixtures, or use nodes.access: ssh",
         )
-    settings = request.nodes.pod or PodShellSettings()
+    settings = request.nodes.pod or PodAccess()
     namespace = settings.namespace or request.pod_ops.namespace
     if not namespace:
         raise NodeAccessError(
@@ -116,7 +110,7 @@ def nsenter_argv(text: str) -> list[str]:
     return ["nsenter", f"--mount={ROOTFS}/proc/1/ns/mnt", "--", "sh", "-c", text]
 
 
-class PodShell:
+class PodShell(NodeShell):
     """Commands on a node through a privileged HostExec pod."""
 
     def __init__(
@@ -128,11 +122,10 @@ class PodShell:
         image: str = "busybox:1.36",
         command_timeout: float = 60.0,
     ) -> None:
-        self.name = name
+        super().__init__(name, command_timeout=command_timeout)
         self.ops = ops
         self.namespace = namespace
         self.image = image
-        self.command_timeout = command_timeout
         self.pod: str | None = None
 
     def __repr__(self) -> str:
@@ -146,21 +139,11 @@ class PodShell:
             self.pod = name
         return self.pod
 
-    def run(
-        self,
-        command: str | Sequence[str],
-        *,
-        sudo: bool | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        text = command_text(command)
-        limit = self.command_timeout if timeout is None else timeout
-        pod = self._ensure_pod()
-        started = time.monotonic()
-        got = self.ops.exec_in_pod(self.namespace, pod, nsenter_argv(text), limit)
-        return CommandResult(
-            text, got.stdout, got.stderr, got.exit_code, time.monotonic() - started, self.name
-        )
+    def _exec(self, text: str, *, sudo: bool | None, timeout: float) -> tuple[str, str, int]:
+        got = self.ops.exec_in_pod(self.namespace, self._ensure_pod(), nsenter_argv(text), timeout)
+        if got.exit_code == -1 and got.duration >= timeout:  # the exec was cut off
+            raise self._timed_out(text, timeout, got.stdout, got.stderr)
+        return got.stdout, got.stderr, got.exit_code
 
     def close(self) -> None:
         if self.pod is not None:

@@ -1,0 +1,217 @@
+"""Facts the suites gather by running commands: on nodes, and in pods through the API.
+
+Each function runs one probe's command (recorded as evidence by the transport) and
+returns what its parser read, as data. Nothing here judges; :mod:`conformance.checks`
+does, so a suite test reads: act, observe, then ``fail_on(checks.X(facts))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance import evidence, probes
+from conformance.deployments import Deployment
+from conformance.nodes.pool import NodeShells
+
+
+@dataclass(frozen=True)
+class VolumeViews:
+    """One volume as the node's SCSI layer, the node's mounts and the container see it.
+
+    A view that was not looked at is None (no node access, no SCSI capability, no exec).
+    """
+
+    pod: str
+    pod_uid: str
+    node: str
+    claim: str
+    pv: str
+    mount_path: str
+    lsscsi: tuple[probes.ScsiDevice, ...] | None = None
+    node_mounts: tuple[probes.MountInfo, ...] | None = None
+    container_mounts: tuple[probes.MountInfo, ...] | None = None
+    container_error: str = ""  # why the container's mounts could not be read
+
+    @property
+    def kubelet_mount(self) -> probes.MountInfo | None:
+        return probes.match_kubelet_mount(self.node_mounts or (), self.pod_uid, self.pv)
+
+    @property
+    def container_mount(self) -> probes.MountInfo | None:
+        return probes.find_mount(self.container_mounts or (), self.mount_path)
+
+    def describe(self) -> str:
+        """The views, one line each, for the evidence."""
+        kubelet, container = self.kubelet_mount, self.container_mount
+        device = kubelet or container
+        scsi = (
+            probes.find_scsi_device(self.lsscsi, device.major_minor)
+            if self.lsscsi is not None and device is not None
+            else None
+        )
+        return "\n".join(
+            [
+                f"volume:    {self.claim} -> {self.pv} of pod {self.pod} ({self.pod_uid}) "
+                f"on {self.node}",
+                "lsscsi:    "
+                + (
+                    "(not looked at)"
+                    if self.lsscsi is None
+                    else scsi.describe()
+                    if scsi
+                    else "(no device)"
+                ),
+                "kubelet:   "
+                + (
+                    "(not looked at)"
+                    if self.node_mounts is None
+                    else kubelet.describe()
+                    if kubelet
+                    else "(not mounted)"
+                ),
+                "container: "
+                + (
+                    f"(not looked at{': ' + self.container_error if self.container_error else ''})"
+                    if self.container_mounts is None
+                    else container.describe()
+                    if container
+                    else "(not mounted)"
+                ),
+            ]
+        )
+
+
+def node_mounts(shells: NodeShells, node: str) -> tuple[probes.MountInfo, ...]:
+    """The node's own mount table (its mount namespace), parsed."""
+    result = shells.run(node, list(probes.MOUNTINFO)).check()
+    return tuple(probes.parse_mountinfo(result.stdout))
+
+
+def volume_views(
+    dep: Deployment,
+    shells: NodeShells | None,
+    ordinal: int,
+    *,
+    scsi: bool = False,
+    container: bool = False,
+) -> VolumeViews:
+    """Look at pod ``ordinal``'s volume: on its node when ``shells`` is given (lsscsi too
+    with ``scsi``), and in its container with ``container``."""
+    pod = dep.pod(ordinal)
+    name = pod.metadata.name
+    node = pod.spec.node_name or ""
+    claim_name = dep.claim_of_pod(pod) or dep.claim_name(ordinal)
+    claim = dep.claims().get(claim_name)
+    pv = (claim.spec.volume_name if claim is not None else "") or ""
+    lsscsi = mounts = in_container = None
+    error = ""
+    if shells is not None:
+        with evidence.step(f"look at {pv} on node {node}"):
+            if scsi:
+                result = shells.run(node, list(probes.LSSCSI)).check()
+                lsscsi = tuple(probes.parse_lsscsi(result.stdout))
+            mounts = node_mounts(shells, node)
+    if container:
+        with evidence.step(f"look at {dep.mount_path} in pod {name}"):
+            result = dep.exec(name, list(probes.MOUNTINFO))
+            if result.exit_code == 0:
+                in_container = tuple(probes.parse_mountinfo(result.stdout))
+            else:
+                error = f"`{result.command}` exited {result.exit_code}: {result.stderr.strip()}"
+    views = VolumeViews(
+        pod=name,
+        pod_uid=pod.metadata.uid,
+        node=node,
+        claim=claim_name,
+        pv=pv,
+        mount_path=dep.mount_path,
+        lsscsi=lsscsi,
+        node_mounts=mounts,
+        container_mounts=in_container,
+        container_error=error,
+    )
+    evidence.attach_text(f"{name}: the views of {pv}", views.describe())
+    return views
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    pod: str
+    path: str
+    exit_code: int
+    stderr: str
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    pod: str
+    path: str
+    exit_code: int
+    stderr: str
+    digest: str | None  # the sha256 read back; None when the file could not be read
+
+
+def write_payload(dep: Deployment, pod: str, payload: probes.Payload, name: str) -> Written:
+    path = f"{dep.mount_path}/{name}"
+    with evidence.step(f"write {payload} to {path} in {pod}"):
+        result = dep.exec(pod, probes.write_payload_command(path, payload))
+    return Written(pod, path, result.exit_code, result.stderr.strip())
+
+
+def read_back(dep: Deployment, pod: str, name: str) -> ReadBack:
+    path = f"{dep.mount_path}/{name}"
+    with evidence.step(f"read {path} back in {pod}"):
+        result = dep.exec(pod, probes.checksum_command(path))
+    digest = probes.parse_checksum(result.stdout).digest if result.exit_code == 0 else None
+    return ReadBack(pod, path, result.exit_code, result.stderr.strip(), digest)
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hostname:
+    pod: str
+    hostname: str | None  # None when it could not be read
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    from_pod: str
+    name: str
+    entries: tuple[probes.HostEntry, ...]
+    exit_code: int
+
+
+def hostname(dep: Deployment, pod: str) -> Hostname:
+    result = dep.exec(pod, list(probes.HOSTNAME_PROC))
+    if result.exit_code != 0:
+        return Hostname(pod, None, result.stderr.strip())
+    return Hostname(pod, probes.parse_hostname(result.stdout))
+
+
+def resolve(dep: Deployment, from_pod: str, target: str) -> Lookup:
+    """What ``<target>.<service>`` resolves to inside ``from_pod``."""
+    name = f"{target}.{dep.set_name}"
+    result = dep.exec(from_pod, list(probes.getent_hosts_command(name)))
+    entries = probes.parse_getent_hosts(result.stdout) if result.exit_code == 0 else []
+    return Lookup(from_pod, name, tuple(entries), result.exit_code)
+
+
+__all__ = [
+    "Hostname",
+    "Lookup",
+    "ReadBack",
+    "VolumeViews",
+    "Written",
+    "hostname",
+    "node_mounts",
+    "read_back",
+    "resolve",
+    "volume_views",
+    "write_payload",
+]

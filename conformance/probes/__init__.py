@@ -1,0 +1,105 @@
+"""The commands we run on nodes and in containers, and the parsers of what they print.
+
+One module per tool. Every probe is pure: a command (an argv tuple, which both the node
+transports and a pod exec accept; ``sh -c`` scripts are built with :func:`shlex.quote`)
+plus a parser from the command's text to frozen dataclasses. Nothing here runs
+anything, and nothing here judges: the suites run the commands, and
+:mod:`conformance.checks` judges what the parsers read. Parsers raise
+:class:`ProbeParseError` naming the probe, the line number and the line.
+
+The parsers are tested against real output of the real tools (``tests/data/``, each
+capture with its origin next to it).
+"""
+
+from conformance.probes.checksum import (
+    CHECKSUM_ALGORITHMS,
+    MAX_PAYLOAD_BYTES,
+    Checksum,
+    Payload,
+    checksum_command,
+    parse_checksum,
+    write_payload_command,
+)
+from conformance.probes.common import MajorMinor, ProbeParseError
+from conformance.probes.findmnt import (
+    FINDMNT,
+    FINDMNT_DEVNUM,
+    FindmntEntry,
+    findmnt_command,
+    parse_findmnt_json,
+)
+from conformance.probes.getent import HostEntry, getent_hosts_command, parse_getent_hosts
+from conformance.probes.hostname import HOSTNAME, HOSTNAME_PROC, parse_hostname
+from conformance.probes.kubelet_paths import (
+    CSI_PLUGIN_DIR,
+    KUBELET_ROOT,
+    KubeletVolumePath,
+    kubelet_volume_mounts,
+    kubelet_volume_path,
+    match_kubelet_mount,
+    parse_kubelet_volume_path,
+)
+from conformance.probes.lsscsi import (
+    LSSCSI,
+    LSSCSI_PLAIN,
+    LSSCSI_SIZE,
+    LSSCSI_TRANSPORT,
+    ScsiDevice,
+    find_scsi_device,
+    parse_lsscsi,
+)
+from conformance.probes.mount import MOUNT, MountLine, parse_mount
+from conformance.probes.mountinfo import (
+    MOUNTINFO,
+    MountInfo,
+    find_mount,
+    is_read_write,
+    mount_containing,
+    parse_mountinfo,
+)
+
+__all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "CSI_PLUGIN_DIR",
+    "FINDMNT",
+    "FINDMNT_DEVNUM",
+    "HOSTNAME",
+    "HOSTNAME_PROC",
+    "KUBELET_ROOT",
+    "LSSCSI",
+    "LSSCSI_PLAIN",
+    "LSSCSI_SIZE",
+    "LSSCSI_TRANSPORT",
+    "MAX_PAYLOAD_BYTES",
+    "MOUNT",
+    "MOUNTINFO",
+    "Checksum",
+    "FindmntEntry",
+    "HostEntry",
+    "KubeletVolumePath",
+    "MajorMinor",
+    "MountInfo",
+    "MountLine",
+    "Payload",
+    "ProbeParseError",
+    "ScsiDevice",
+    "checksum_command",
+    "find_mount",
+    "find_scsi_device",
+    "findmnt_command",
+    "getent_hosts_command",
+    "is_read_write",
+    "kubelet_volume_mounts",
+    "kubelet_volume_path",
+    "match_kubelet_mount",
+    "mount_containing",
+    "parse_checksum",
+    "parse_findmnt_json",
+    "parse_getent_hosts",
+    "parse_hostname",
+    "parse_kubelet_volume_path",
+    "parse_lsscsi",
+    "parse_mount",
+    "parse_mountinfo",
+    "write_payload_command",
+]

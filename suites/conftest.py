@@ -1,1 +1,0 @@
-"""Suites get their fixtures from conformance.plugin (loaded by the root conftest.py)."""

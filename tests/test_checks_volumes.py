@@ -1,0 +1,156 @@
+"""The volume checks judge the three views right: captures of real tools (tests/data/), taken
+apart by the probes, put together as the suites' observations are."""
+
+from __future__ import annotations
+
+from conformance import checks, probes
+from conformance.observe import VolumeViews
+from tests.test_probes import CSI_PV, CSI_UID, FLEX_PATH, FLEX_UID, capture
+
+
+def views(
+    container: str = "web-0",
+    lsscsi: str = "node-lsscsi-d",
+    *,
+    pod_uid: str = FLEX_UID,
+    pv: str = "pv-datera-0",
+) -> VolumeViews:
+    return VolumeViews(
+        pod="web-0",
+        pod_uid=pod_uid,
+        node="node-1",
+        claim="data-web-0",
+        pv=pv,
+        mount_path="/data",
+        lsscsi=tuple(probes.parse_lsscsi(capture(f"local-node/{lsscsi}.txt"))),
+        node_mounts=tuple(probes.parse_mountinfo(capture("local-node/node-mountinfo.txt"))),
+        container_mounts=tuple(
+            probes.parse_mountinfo(capture(f"local-node/{container}-mountinfo.txt"))
+        ),
+    )
+
+
+def all_checks(seen: VolumeViews, **expect: str | None) -> list[str]:
+    fs_type = expect.get("fs_type")
+    return (
+        checks.kubelet_mount(seen, fs_type=fs_type)
+        + checks.scsi_disk(seen, vendor=expect.get("vendor"), model=expect.get("model"))
+        + checks.container_mount(seen, fs_type=fs_type, writable=bool(expect.get("writable")))
+    )
+
+
+def test_a_flexvolume_pod_whose_views_agree_passes() -> None:
+    seen = views()
+    assert all_checks(seen, fs_type="xfs", vendor="DATERA", model="IBLOCK", writable="y") == []
+    assert seen.kubelet_mount is not None
+    assert seen.kubelet_mount.mount_point == FLEX_PATH
+    assert seen.describe().splitlines()[1:] == [
+        "lsscsi:    [11:0:0:0] DATERA IBLOCK 4.0 /dev/sdb 7:0",
+        f"kubelet:   7:0 xfs /dev/sdb at {FLEX_PATH} (rw,relatime)",
+        "container: 7:0 xfs /dev/sdb at /data (rw,relatime)",
+    ]
+
+
+def test_a_read_only_mount_fails_only_when_writable_is_asked() -> None:
+    seen = views("web-1", pod_uid=CSI_UID, pv=CSI_PV)
+    assert checks.kubelet_mount(seen, fs_type="ext4") == []
+    assert checks.container_mount(seen, fs_type="ext4", writable=True) == [
+        "web-0: /data is mounted read-only in the container (mount options ro,relatime; "
+        "filesystem options rw)"
+    ]
+    assert checks.container_mount(seen, fs_type=None, writable=False) == []
+
+
+def test_a_container_on_another_device_than_the_kubelet_mounted() -> None:
+    # web-1's container (the CSI volume, 7:1) against web-0's kubelet mount (7:0)
+    assert checks.container_mount(views("web-1"), fs_type=None, writable=False) == [
+        "web-0: /data is on 7:1 but the kubelet mounted pv-datera-0 from 7:0 "
+        f"(/dev/sdc in the container, /dev/sdb at {FLEX_PATH})"
+    ]
+
+
+def test_no_scsi_device_behind_the_volume() -> None:
+    seen = views()
+    without = tuple(d for d in seen.lsscsi or () if d.hctl != "11:0:0:0")  # no-scsi-device
+    (problem,) = checks.scsi_disk(
+        VolumeViews(**{**seen.__dict__, "lsscsi": without}), vendor=None, model=None
+    )
+    assert problem.startswith(
+        "web-0 on node-1: no lsscsi device has major:minor 7:0 (the device the kubelet mounted "
+        "pv-datera-0 from); lsscsi lists [0:0:0:0] ATA QEMU HARDDISK 2.5+ /dev/sda 8:0; "
+    )
+
+
+def test_lsscsi_without_major_minor_is_named() -> None:
+    (problem,) = checks.scsi_disk(views(lsscsi="node-lsscsi"), vendor=None, model=None)
+    assert "run it with -d" in problem
+    assert "7:0" in problem
+
+
+def test_nothing_mounted_at_the_mount_path() -> None:
+    seen = views()
+    without = tuple(m for m in seen.container_mounts or () if m.mount_point != "/data")
+    assert checks.container_mount(
+        VolumeViews(**{**seen.__dict__, "container_mounts": without}), fs_type=None, writable=True
+    ) == [
+        "web-0: nothing is mounted at /data in the container (/data is on /: tmpfs pod-web-0 0:45)"
+    ]
+
+
+def test_the_kubelet_path_not_mounted_names_what_the_node_has() -> None:
+    seen = views(pod_uid="0000-new-uid")
+    assert checks.kubelet_mount(seen, fs_type=None) == [
+        "web-0 on node-1: the kubelet path of pv-datera-0 for pod 0000-new-uid "
+        "(.../pods/0000-new-uid/volumes/<plugin-dir>/pv-datera-0[/mount]) is not mounted on the "
+        f"node; the node has pv-datera-0 of pod {FLEX_UID} at {FLEX_PATH}"
+    ]
+    # the container's device is still looked up in lsscsi
+    assert checks.scsi_disk(seen, vendor="DATERA", model="IBLOCK") == []
+
+
+def test_expectations_name_the_property() -> None:
+    assert all_checks(views(), fs_type="ext4", vendor="NETAPP", model="IBLOCK") == [
+        f"web-0 on node-1: the kubelet mounted pv-datera-0 at {FLEX_PATH} as xfs, expected ext4",
+        "web-0 on node-1: lsscsi device [11:0:0:0] /dev/sdb (7:0) has vendor 'DATERA', "
+        "expected 'NETAPP'",
+        "web-0: /data is xfs in the container, expected ext4",
+    ]
+
+
+def test_an_unreadable_container_view_says_why() -> None:
+    seen = VolumeViews(
+        **{**views().__dict__, "container_mounts": None, "container_error": "exited 127"}
+    )
+    assert checks.container_mount(seen, fs_type=None, writable=False) == [
+        "web-0: cannot read the container's mounts: exited 127"
+    ]
+
+
+def test_the_sim_node_shows_the_seed_shape() -> None:
+    # the sim node's captures: the seed's flexvolume shape, the container view derived
+    # from the kubelet mount as a pod's /data bind shows it
+    seen = VolumeViews(
+        pod="web-0",
+        pod_uid=FLEX_UID,
+        node="sim-node-1",
+        claim="data-web-0",
+        pv="pv-datera-0",
+        mount_path="/data",
+        lsscsi=tuple(probes.parse_lsscsi(capture("sim-node/lsscsi-d.txt"))),
+        node_mounts=tuple(probes.parse_mountinfo(capture("sim-node/mountinfo.txt"))),
+        container_mounts=tuple(
+            probes.parse_mountinfo(
+                "111 99 0:45 / / rw,relatime - tmpfs pod-web-0 rw,mode=755\n"
+                "114 111 7:0 / /data rw,relatime - xfs /dev/sdb rw,inode64,noquota\n"
+            )
+        ),
+    )
+    assert all_checks(seen, fs_type="xfs", vendor="DATERA", model="IBLOCK", writable="y") == []
+
+
+def test_kubelet_mounts_of_a_deleted_pod_are_named() -> None:
+    mounts = probes.parse_mountinfo(capture("local-node/node-mountinfo.txt"))
+    assert checks.kubelet_mounts_gone(mounts, pod="web-0", pod_uid=FLEX_UID, node="n1") == [
+        f"web-0 is gone but its kubelet mount {FLEX_PATH} remains on n1"
+    ]
+    assert checks.kubelet_mounts_gone(mounts, pod="web-9", pod_uid="other", node="n1") == []
