@@ -12,8 +12,10 @@ that break ordering or retention act here:
 
 - ``unordered-scale``: OrderedReady creates missing ordinals highest first without
   waiting for readiness, and scale-down deletes the condemned pods lowest first, at once;
-- ``claims-deleted-despite-retain``: claims of scaled-down pods and of deleted sets are
-  deleted whatever the retention policy says.
+- ``claims-deleted-despite-retain``: the claims of a condemned ordinal are deleted with
+  its pod on scale-down, whatever whenScaled says;
+- ``claims-deleted-on-set-delete``: a set being deleted (foreground) has all its claims
+  deleted, whatever whenDeleted says (controller.py does the same once the set is gone).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from conformance.sim.controllers.statefulset.utils import (
 from conformance.sim.faults import ActiveFaults
 
 UNORDERED_SCALE = "unordered-scale"
-CLAIMS_DELETED = "claims-deleted-despite-retain"
+CLAIMS_DELETED_ON_SCALE = "claims-deleted-despite-retain"
+CLAIMS_DELETED_ON_DELETE = "claims-deleted-on-set-delete"
 
 
 class _Blocked(Exception):
@@ -86,7 +89,7 @@ class StatefulSetControl:
         status = compute_status(sts, pods, current_rev, update_rev, collisions, now)
         try:
             if sts.deleting:
-                if self.faults.on(CLAIMS_DELETED):
+                if self.faults.on(CLAIMS_DELETED_ON_DELETE):
                     self.pods.delete_all_claims(sts)
                 return status
             self._update_pods(
@@ -212,7 +215,7 @@ class StatefulSetControl:
         ):
             raise _Blocked
         self.pods.delete_pod(sts, pod)
-        if self.faults.on(CLAIMS_DELETED):
+        if self.faults.on(CLAIMS_DELETED_ON_SCALE):
             self.pods.delete_claims(sts, ordinal_of(pod))
         if monotonic:
             raise _Blocked

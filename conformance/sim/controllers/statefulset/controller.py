@@ -7,7 +7,8 @@ list and adopt ControllerRevisions, then hand over to :class:`StatefulSetControl
 (control.py) for the update round, and requeue while pods wait out minReadySeconds.
 
 Faults are read at the moment of acting, so switching them at run time takes effect
-on the next reconcile.
+on the next reconcile. ``claims-deleted-on-set-delete`` acts here too: once a set is
+gone (deleted in the background), the claims its templates named are deleted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Obj, Store, key_of
 from conformance.sim.controllers.base import Controller, QueueKey
-from conformance.sim.controllers.statefulset.control import CLAIMS_DELETED, StatefulSetControl
+from conformance.sim.controllers.statefulset.control import (
+    CLAIMS_DELETED_ON_DELETE,
+    StatefulSetControl,
+)
 from conformance.sim.controllers.statefulset.pod_control import StatefulPodControl
 from conformance.sim.controllers.statefulset.utils import (
     CLAIM,
@@ -116,7 +120,7 @@ class StatefulSetController(Controller):
             tombstone = self._tombstones.pop(key, None)
             if tombstone is not None:
                 self.pods.forget(uid_of(tombstone))
-                if self.faults.on(CLAIMS_DELETED):
+                if self.faults.on(CLAIMS_DELETED_ON_DELETE):
                     self.pods.delete_all_claims(SetView.of(tombstone))
             return
         self._tombstones.pop(key, None)

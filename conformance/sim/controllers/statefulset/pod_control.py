@@ -9,9 +9,16 @@ Faults that corrupt a pod's identity act here, when the pod is made:
   (n + 1) % replicas (the claims of both ordinals are still created);
 - ``hostname-drift``: a pod created again for an ordinal this controller created
   before gets ``spec.hostname`` ``<set>-<ordinal>-<5 random characters>``.
+
+``claims-kept-despite-delete`` breaks the retention policy where upstream implements
+it: the claims' owner references are computed as if whenDeleted were Retain, so the
+set never owns its claims and the garbage collector leaves them when the set goes
+(switched on at run time, it takes effect at the set's next reconcile).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from conformance.sim.api import errors
 from conformance.sim.api.store import Obj, Store
@@ -39,6 +46,7 @@ from conformance.sim.faults import ActiveFaults
 
 WRONG_CLAIM = "wrong-claim-binding"
 HOSTNAME_DRIFT = "hostname-drift"
+CLAIMS_KEPT = "claims-kept-despite-delete"
 
 
 class StatefulPodControl:
@@ -199,19 +207,23 @@ class StatefulPodControl:
 
     def fix_claim_owners(self, sts: SetView, pod: Obj) -> None:
         """UpdatePodClaimForRetentionPolicy for the claims of one pod."""
+        policy = sts
+        if self.faults.on(CLAIMS_KEPT):
+            policy = dataclasses.replace(sts, when_deleted=RETAIN)
         for claim in claim_objects(sts, ordinal_of(pod)):
             existing = self.store.find(CLAIM, sts.namespace, name_of(claim))
-            if existing is None or claim_owner_up_to_date(existing, sts, pod):
+            if existing is None or claim_owner_up_to_date(existing, policy, pod):
                 continue
-            update_claim_owner_refs(existing, sts, pod)
+            update_claim_owner_refs(existing, policy, pod)
             self.store.update(CLAIM, existing)
 
     def delete_claims(self, sts: SetView, ordinal: int) -> None:
+        """Fault claims-deleted-despite-retain: the claims of one condemned ordinal."""
         for claim in claim_objects(sts, ordinal):
             self.delete_claim(sts.namespace, name_of(claim))
 
     def delete_all_claims(self, sts: SetView) -> None:
-        """The claims-deleted-despite-retain fault: every claim the set's templates named."""
+        """Fault claims-deleted-on-set-delete: every claim the set's templates named."""
         prefixes = [f"{name_of(t)}-{sts.name}-" for t in sts.claim_templates]
         for claim in self.store.list(CLAIM, sts.namespace):
             claim_name = name_of(claim)
