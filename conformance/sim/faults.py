@@ -57,6 +57,18 @@ CATALOG: tuple[Fault, ...] = (
     Fault("wrong-claim-binding", "api", ValueKind.SWITCH, "a pod mounts another ordinal's claim"),
     Fault("hostname-drift", "api", ValueKind.SWITCH, "a recreated pod gets a different hostname"),
     Fault("slow-provisioning", "api", ValueKind.SECONDS, "provisioning takes this long", 30.0),
+    Fault(
+        "pv-wrong-capacity",
+        "api",
+        ValueKind.SWITCH,
+        "provisioned PVs (and so their claims' status.capacity) are half the size requested",
+    ),
+    Fault(
+        "no-default-class",
+        "api",
+        ValueKind.SWITCH,
+        "no default StorageClass: a claim without storageClassName stays Pending",
+    ),
     Fault("data-loss-on-reattach", "node", ValueKind.SWITCH, "a re-attached volume is empty"),
     Fault("wrong-fstype", "node", ValueKind.SWITCH, "volumes are formatted with another fs"),
     Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),

@@ -9,18 +9,23 @@ after which nothing could still change them, never after a sleep.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
 from conformance.cli import _admin  # what `conformance sim fault set` calls
+from conformance.sim import lifecycle
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
-from tests.sim.conftest import Sim
+from tests.sim.conftest import Sim, start_sim
 
 TIMEOUT = 30
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+NO_CLASS_MESSAGE = "no persistent volumes available for this claim and no storage class is set"
 
 Switch = Callable[..., None]
 
@@ -36,6 +41,21 @@ def faults(sim: Sim) -> Iterator[Switch]:
 
     yield switch
     _admin(state, "DELETE", "/sim/v1/faults")
+
+
+def claim(name: str, size: str = "1Gi", storage_class: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def bound(name: str) -> Callable[[Seen[client.V1PersistentVolumeClaim]], bool]:
@@ -55,6 +75,24 @@ def wait_bound(sim: Sim, namespace: str, name: str) -> client.V1PersistentVolume
         namespace=namespace,
     )
     return seen.objects[name]
+
+
+def wait_no_class_event(sim: Sim, namespace: str, name: str) -> None:
+    """The binder looked at the claim and gave up: no class, no matching volume."""
+
+    def said(seen: Seen[client.CoreV1Event]) -> bool:
+        return any(
+            e.reason == "FailedBinding" and e.message == NO_CLASS_MESSAGE for e in seen.items()
+        )
+
+    wait_for(
+        sim.core.list_namespaced_event,
+        said,
+        timeout=TIMEOUT,
+        what=f"FailedBinding for {name}",
+        namespace=namespace,
+        field_selector=f"involvedObject.name={name}",
+    )
 
 
 def deploy(sim: Sim, namespace: str, name: str, **settings: Any) -> dict[str, str]:
@@ -98,6 +136,71 @@ def claims_gone(names: list[str]) -> Callable[[Seen[client.V1PersistentVolumeCla
 def live_claims(sim: Sim, namespace: str) -> dict[str, client.V1PersistentVolumeClaim]:
     items = sim.core.list_namespaced_persistent_volume_claim(namespace).items
     return {c.metadata.name: c for c in items if not c.metadata.deletion_timestamp}
+
+
+# --- pv-wrong-capacity ------------------------------------------------------------------
+
+
+def test_fault_pv_wrong_capacity(sim: Sim, namespace: str, faults: Switch) -> None:
+    sim.core.create_namespaced_persistent_volume_claim(namespace, claim("right"))
+    right = wait_bound(sim, namespace, "right")
+    assert right.status.capacity == {"storage": "1Gi"}
+    pv = sim.core.read_persistent_volume(right.spec.volume_name)
+    assert pv.spec.capacity == {"storage": "1Gi"}
+
+    faults("pv-wrong-capacity")
+    sim.core.create_namespaced_persistent_volume_claim(namespace, claim("small"))
+    small = wait_bound(sim, namespace, "small")
+    assert small.spec.resources.requests == {"storage": "1Gi"}
+    pv = sim.core.read_persistent_volume(small.spec.volume_name)
+    assert pv.spec.capacity == {"storage": "512Mi"}
+    assert pv.spec.claim_ref.uid == small.metadata.uid
+    assert small.status.capacity == {"storage": "512Mi"}
+
+
+# --- no-default-class -------------------------------------------------------------------
+
+
+def test_fault_no_default_class_switched_at_run_time(
+    sim: Sim, namespace: str, faults: Switch
+) -> None:
+    made = sim.core.create_namespaced_persistent_volume_claim(namespace, claim("defaulted"))
+    assert made.spec.storage_class_name == "standard"
+    wait_bound(sim, namespace, "defaulted")
+
+    faults("no-default-class")
+    made = sim.core.create_namespaced_persistent_volume_claim(namespace, claim("classless"))
+    assert made.spec.storage_class_name is None
+    wait_no_class_event(sim, namespace, "classless")
+    pvc = sim.core.read_namespaced_persistent_volume_claim("classless", namespace)
+    assert pvc.status.phase == "Pending"
+    assert pvc.spec.volume_name is None
+    # only the default is gone: a claim naming the class is provisioned as before
+    sim.core.create_namespaced_persistent_volume_claim(
+        namespace, claim("named", storage_class="standard")
+    )
+    wait_bound(sim, namespace, "named")
+
+
+def test_fault_no_default_class_from_the_start(tmp_path: Path) -> None:
+    state_dir = tmp_path / "sim"
+    started = start_sim(state_dir, nodes=1, runtime="memory", faults={"no-default-class": None})
+    try:
+        classes = started.storage.list_storage_class().items
+        assert [c.metadata.name for c in classes] == ["standard"]
+        assert all(
+            (c.metadata.annotations or {}).get(DEFAULT_CLASS_ANNOTATION) != "true" for c in classes
+        )
+        name = f"t-{uuid.uuid4().hex[:8]}"
+        started.core.create_namespace({"metadata": {"name": name}})
+        made = started.core.create_namespaced_persistent_volume_claim(name, claim("classless"))
+        assert made.spec.storage_class_name is None
+        wait_no_class_event(started, name, "classless")
+        pvc = started.core.read_namespaced_persistent_volume_claim("classless", name)
+        assert pvc.status.phase == "Pending"
+    finally:
+        started.api.close()
+        lifecycle.down(state_dir)
 
 
 # --- retention on set deletion ------------------------------------------------------------
