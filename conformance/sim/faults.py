@@ -77,6 +77,12 @@ CATALOG: tuple[Fault, ...] = (
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
+    Fault(
+        "corrupt-writes",
+        "node",
+        ValueKind.SWITCH,
+        "data reads back changed: after each exec, a bit flips in each volume file it wrote",
+    ),
 )
 
 BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOG}
