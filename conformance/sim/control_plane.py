@@ -30,6 +30,7 @@ from conformance.sim.controllers.kubelet import Kubelet, register_nodes
 from conformance.sim.controllers.scheduler import Scheduler
 from conformance.sim.controllers.statefulset import StatefulSetController
 from conformance.sim.controllers.volumes import (
+    DEFAULT_CLASS_ANNOTATION,
     PersistentVolumeController,
     Provisioner,
     default_storage_class,
@@ -105,7 +106,7 @@ class SimCluster:
         self.creds = tls.load_credentials(self.state_dir, hosts=(self.config.host, "localhost"))
         store = self.store
         api_server.install_admission(store)
-        store.admit.append(default_storage_class(store))
+        store.admit.append(default_storage_class(store, self.faults))
         store.admit.append(pvc_protection)
         self._bootstrap()
         names = node_names(self.config.nodes)
@@ -151,13 +152,15 @@ class SimCluster:
         namespace = kind_named("Namespace")
         for name in SYSTEM_NAMESPACES:
             self.store.create(namespace, {"metadata": {"name": name}})
+        # The class is the cluster's default unless no-default-class is on at start; switched
+        # on later, the fault stops the DefaultStorageClass admission but leaves the annotation.
+        class_meta: dict[str, Any] = {"name": DEFAULT_CLASS}
+        if not self.faults.on("no-default-class"):
+            class_meta["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
         self.store.create(
             kind_named("StorageClass"),
             {
-                "metadata": {
-                    "name": DEFAULT_CLASS,
-                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-                },
+                "metadata": class_meta,
                 "provisioner": SIM_PROVISIONER,
                 "parameters": {"vendor": "SIM", "model": "CSI-DISK", "fsType": "ext4"},
                 "reclaimPolicy": "Delete",

@@ -40,11 +40,35 @@ CATALOG: tuple[Fault, ...] = (
         "claims-deleted-despite-retain",
         "api",
         ValueKind.SWITCH,
-        "claims are deleted although the retention policy says Retain",
+        "scale-down deletes the removed pods' claims although whenScaled is Retain",
+    ),
+    Fault(
+        "claims-deleted-on-set-delete",
+        "api",
+        ValueKind.SWITCH,
+        "deleting a StatefulSet deletes its claims although whenDeleted is Retain",
+    ),
+    Fault(
+        "claims-kept-despite-delete",
+        "api",
+        ValueKind.SWITCH,
+        "whenDeleted: Delete is ignored: claims stay after their StatefulSet is deleted",
     ),
     Fault("wrong-claim-binding", "api", ValueKind.SWITCH, "a pod mounts another ordinal's claim"),
     Fault("hostname-drift", "api", ValueKind.SWITCH, "a recreated pod gets a different hostname"),
     Fault("slow-provisioning", "api", ValueKind.SECONDS, "provisioning takes this long", 30.0),
+    Fault(
+        "pv-wrong-capacity",
+        "api",
+        ValueKind.SWITCH,
+        "provisioned PVs (and so their claims' status.capacity) are half the size requested",
+    ),
+    Fault(
+        "no-default-class",
+        "api",
+        ValueKind.SWITCH,
+        "no default StorageClass: a claim without storageClassName stays Pending",
+    ),
     Fault("data-loss-on-reattach", "node", ValueKind.SWITCH, "a re-attached volume is empty"),
     Fault("wrong-fstype", "node", ValueKind.SWITCH, "volumes are formatted with another fs"),
     Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),
@@ -53,6 +77,12 @@ CATALOG: tuple[Fault, ...] = (
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
+    Fault(
+        "corrupt-writes",
+        "node",
+        ValueKind.SWITCH,
+        "data reads back changed: after each exec, a bit flips in each volume file it wrote",
+    ),
 )
 
 BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOG}

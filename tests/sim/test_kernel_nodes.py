@@ -307,6 +307,34 @@ def test_fault_dns_missing(kernel_sim: Sim, ns: str, faults) -> None:  # type: i
     assert code != 0
 
 
+def test_fault_corrupt_writes(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
+    deploy(kernel_sim, ns)
+    payload = "conformance-payload-0123456789"
+    assert in_pod(kernel_sim, ns, "web-0", f"printf %s {payload} > /data/before && sync")[0] == 0
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/before") == (0, payload)
+
+    faults(corrupt_writes=None)
+    assert in_pod(kernel_sim, ns, "web-0", f"printf %s {payload} > /data/after && sync")[0] == 0
+    code, back = in_pod(kernel_sim, ns, "web-0", "cat /data/after")
+    assert code == 0
+    assert len(back) == len(payload)
+    flipped = [i for i, (got, put) in enumerate(zip(back, payload, strict=True)) if got != put]
+    assert flipped == [len(payload) // 2], back
+    assert ord(back[flipped[0]]) ^ ord(payload[flipped[0]]) == 1, "one bit flipped"
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/after") == (0, back), (
+        "reading changes nothing"
+    )
+    assert in_pod(kernel_sim, ns, "web-0", "cat /data/before") == (0, payload), "unwritten: intact"
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    pv = kernel_sim.core.read_namespaced_persistent_volume_claim("pv-claim-web-0", ns)
+    path = f"/var/lib/kubelet/pods/{pod.metadata.uid}/volumes/datera~iscsi/{pv.spec.volume_name}"
+    ssh = node_shell(kernel_sim, pod)
+    try:
+        assert on_node(ssh, f"cat {path}/after") == back, "the disk holds the corrupted data"
+    finally:
+        ssh.close()
+
+
 def test_fault_ssh_drop(kernel_sim: Sim, ns: str, faults) -> None:  # type: ignore[no-untyped-def]
     deploy(kernel_sim, ns)
     pod = kernel_sim.core.read_namespaced_pod("web-0", ns)

@@ -756,9 +756,50 @@ def test_fault_claims_deleted_despite_retain() -> None:
         c.scale(1)
         await c.wait_for(lambda: c.claim("data-web-1") is None, "data-web-1 deleted")
         c.store.delete(STS, NS, "web")
+        await c.wait_for(lambda: c.store.find(STS, NS, "web") is None, "the set gone")
+        await c.settle()
+        assert c.claim("data-web-0") is not None, "the fault is about scale-down only"
+        assert c.claim("data-web-2") is not None
+
+    run(scenario)
+
+
+def test_fault_claims_deleted_on_set_delete() -> None:
+    async def scenario(c: Cluster) -> None:
+        await running_set(c, name="kept")
+        c.scale(0, "kept")  # this test bed has no garbage collector to remove the pods
+        await c.wait_for(lambda: not c.pods(), "kept scaled to 0")
+        c.store.delete(STS, NS, "kept")
+        await c.wait_for(lambda: c.store.find(STS, NS, "kept") is None, "kept gone")
+        await c.settle()
+        assert all(c.claim(f"data-kept-{i}") is not None for i in range(3)), "Retain keeps them"
+
+        c.faults.set("claims-deleted-on-set-delete")
+        await running_set(c)
+        c.scale(2)
+        await c.wait_for(lambda: c.pods() == ["web-0", "web-1"], "scaled to 2")
+        await c.settle()
+        assert c.claim("data-web-2") is not None, "scale-down still follows whenScaled"
+        c.store.delete(STS, NS, "web")
         await c.wait_for(
-            lambda: c.claim("data-web-0") is None and c.claim("data-web-2") is None,
+            lambda: all(c.claim(f"data-web-{i}") is None for i in range(3)),
             "all claims deleted with the set",
+        )
+
+    run(scenario)
+
+
+def test_fault_claims_kept_despite_delete() -> None:
+    async def scenario(c: Cluster) -> None:
+        sts = await running_set(c, retention=("Delete", "Retain"))
+        owner = ("StatefulSet", "web", sts["metadata"]["uid"], True, True)
+        assert owners(c.claim("data-web-0")) == [owner], "without the fault the set owns it"
+
+        c.faults.set("claims-kept-despite-delete")
+        c.store.delete(POD, NS, "web-0")  # any event makes the controller look again
+        await c.wait_for(
+            lambda: all(not owners(c.claim(f"data-web-{i}")) for i in range(3)),
+            "the set's references dropped, so the garbage collector will keep the claims",
         )
 
     run(scenario)

@@ -60,6 +60,9 @@ DEFAULT_FS_TYPE = "ext4"
 
 BINDER = "persistentvolume-controller"
 
+NO_DEFAULT_CLASS = "no-default-class"
+WRONG_CAPACITY = "pv-wrong-capacity"
+
 
 def serves(provisioner: str) -> bool:
     """Whether this sim's provisioner serves a StorageClass's provisioner name."""
@@ -69,14 +72,17 @@ def serves(provisioner: str) -> bool:
 # --- admission --------------------------------------------------------------------
 
 
-def default_storage_class(store: Store) -> Hook:
+def default_storage_class(store: Store, faults: ActiveFaults | None = None) -> Hook:
     """DefaultStorageClass admission: a new claim without a class gets the default one.
 
     An explicit ``""`` means "no class" and stays; several defaults: the newest wins.
+    Under the fault no-default-class it does nothing, as on a cluster without a default
+    class (the simulator then also creates its class without the default annotation).
     """
+    active = faults or ActiveFaults()
 
     def admit(kind: Kind, obj: Obj, old: Obj | None) -> None:
-        if kind != PVC or old is not None:
+        if kind != PVC or old is not None or active.on(NO_DEFAULT_CLASS):
             return
         spec = obj.setdefault("spec", {})
         if spec.get("storageClassName") is not None:
@@ -757,6 +763,9 @@ class Provisioner(Controller):
         ):
             return
         pv = build_volume(current, storage_class)
+        undersized = self.faults.on(WRONG_CAPACITY)
+        if undersized:
+            pv["spec"]["capacity"]["storage"] = _half(pv["spec"]["capacity"]["storage"])
         try:
             await self.runtime.provision(pv, storage_class)
         except RuntimeFailure as exc:
@@ -772,6 +781,8 @@ class Provisioner(Controller):
             raise
         with contextlib.suppress(errors.ApiError):  # AlreadyExists: an earlier attempt made it
             self.store.create(PV, pv)
+        if undersized:
+            self._name_volume(current, pv["metadata"]["name"])
         record(
             self.store,
             current,
@@ -779,6 +790,23 @@ class Provisioner(Controller):
             f"Successfully provisioned volume {pv['metadata']['name']}",
             component=component,
         )
+
+    def _name_volume(self, claim: Obj, pv_name: str) -> None:
+        """Fault pv-wrong-capacity: set the claim's spec.volumeName to the undersized PV.
+
+        The binder's matching skips a PV smaller than the request even when it is
+        pre-bound (upstream FindMatchingVolume checks size first), so the claim would
+        just stay Pending; a claim that names its volume is bound without a size check,
+        as upstream's syncUnboundClaim does, and its status.capacity copies the PV's.
+        """
+        m = claim["metadata"]
+
+        def name_it(obj: Obj) -> None:
+            if obj["metadata"]["uid"] == m["uid"] and not (obj.get("spec") or {}).get("volumeName"):
+                obj.setdefault("spec", {})["volumeName"] = pv_name
+
+        with contextlib.suppress(errors.ApiError):  # gone meanwhile: nothing to bind
+            self.store.mutate(PVC, m["namespace"], m["name"], name_it)
 
     def _sync_volume(self, name: str) -> None:
         pv = self.store.find(PV, None, name)
@@ -809,6 +837,15 @@ class Provisioner(Controller):
         if PROVISIONER_FINALIZER in (current["metadata"].get("finalizers") or []):
             with contextlib.suppress(errors.ApiError):
                 _remove_finalizer(self.store, PV, None, name, PROVISIONER_FINALIZER)
+
+
+def _half(size: Any) -> str:
+    """Half a quantity, in bytes rounded down, written with the largest exact binary suffix."""
+    half = int(quantity(size) / 2)
+    for suffix, power in (("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)):
+        if half and half % 2**power == 0:
+            return f"{half >> power}{suffix}"
+    return str(half)
 
 
 def build_volume(claim: Obj, storage_class: Obj) -> Obj:

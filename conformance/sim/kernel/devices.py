@@ -36,7 +36,8 @@ Node-level faults are explicit arguments; the runtime decides when to use them:
 ``Volume.fs_type`` records what is really on the disk), ``attach(no_scsi_device=True)``
 makes the /dev node but no SCSI device (``lsscsi`` does not list it), ``wipe()``
 re-formats a volume (data loss on re-attach), ``unpublish(stale=True)`` leaves the
-kubelet mount in place.
+kubelet mount in place, and ``file_stamps`` + ``corrupt_changed`` flip a bit in files
+written since a snapshot (corrupt-writes).
 
 The node's /dev must hold no other block node with a volume's major:minor (no loopN
 nodes), or ``lsscsi`` may print that name instead of ``sdX``.
@@ -938,3 +939,101 @@ def unstage(node: NodeHost, *, driver: str, volume_handle: str, timeout: float =
     _umount(node, f"{directory}/globalmount", timeout)
     _in_node(node, "rm", "-f", f"{directory}/vol_data.json")
     _rmdirs_in_node(node, f"{directory}/globalmount", directory)
+
+
+# ---------------------------------------------------------------------------------------
+# Fault corrupt-writes: a disk that silently corrupts data at rest
+# ---------------------------------------------------------------------------------------
+
+FileStamp = tuple[int, int, int]  # inode, size, mtime in ns: what a write changes
+
+
+def _host_view(node: NodeHost, path: str) -> str:
+    """A path inside the node, as the host reaches it (through the agent's root)."""
+    return f"/proc/{node.pid}/root/{path.lstrip('/')}"
+
+
+def file_stamps(node: NodeHost, path: str) -> dict[str, FileStamp]:
+    """The regular files under ``path`` in the node (relative path -> stamp).
+
+    Walks with directory file descriptors and never follows symlinks, so a pod cannot
+    steer the walk out of its volume; a missing path has no files.
+    """
+    stamps: dict[str, FileStamp] = {}
+    top = _host_view(node, path)
+    if not os.path.isdir(top):
+        return stamps
+    for directory, _, names, dir_fd in os.fwalk(top, follow_symlinks=False):
+        relative = os.path.relpath(directory, top)
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue  # removed meanwhile
+            if stat.S_ISREG(st.st_mode):
+                stamps[os.path.normpath(os.path.join(relative, name))] = (
+                    st.st_ino,
+                    st.st_size,
+                    st.st_mtime_ns,
+                )
+    return stamps
+
+
+def corrupt_changed(node: NodeHost, path: str, before: dict[str, FileStamp]) -> list[str]:
+    """Flip the lowest bit of the middle byte of each non-empty regular file under
+    ``path`` that is new or changed since ``before`` (see :func:`file_stamps`).
+
+    The file keeps its size and timestamps, as on a disk that corrupts data at rest:
+    only reading the data back shows it. Returns the relative paths corrupted.
+    """
+    top = _host_view(node, path)
+    corrupted: list[str] = []
+    for relative, stamp in file_stamps(node, path).items():
+        if before.get(relative) == stamp or stamp[1] == 0:
+            continue
+        directory, name = os.path.split(relative)
+        try:
+            dir_fd = _open_beneath(top, directory)
+        except OSError:
+            continue
+        try:
+            fd = os.open(
+                name, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+            )
+        except OSError:
+            continue  # removed or replaced meanwhile, or read-only
+        finally:
+            os.close(dir_fd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+                continue
+            offset = st.st_size // 2
+            byte = os.pread(fd, 1, offset)
+            if len(byte) != 1:
+                continue
+            os.pwrite(fd, bytes([byte[0] ^ 0x01]), offset)
+            os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+            corrupted.append(relative)
+        finally:
+            os.close(fd)
+    return corrupted
+
+
+def _open_beneath(top: str, relative: str) -> int:
+    """A directory fd for ``top/relative``, opening one component at a time, no symlinks."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    for part in Path(relative).parts:
+        if part in (".", ""):
+            continue
+        if part == "..":
+            os.close(fd)
+            raise OSError(errno.EINVAL, f"{relative} leaves {top}")
+        try:
+            child = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+            )
+        finally:
+            os.close(fd)
+        fd = child
+    return fd

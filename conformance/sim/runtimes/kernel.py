@@ -93,6 +93,62 @@ def _size(pv: Obj) -> int:
     return parse_quantity(str(storage))
 
 
+class _CorruptingSession:
+    """Fault corrupt-writes: an exec session after which its writes are corrupted at rest.
+
+    Files can only be seen written once the session's process ended, so when it ends
+    (``wait``, or ``kill`` if the client went away first) each regular file on the pod's
+    volumes that the session created or changed gets one bit flipped, with its size and
+    timestamps kept: a disk that silently corrupts data, noticed only by reading it back.
+    The exec handler calls ``wait`` before it reports the exit status, so the client's
+    next command already reads the corrupted data.
+    """
+
+    def __init__(
+        self,
+        inner: ExecSession,
+        volumes: list[tuple[NodeHost, str, dict[str, devices.FileStamp]]],
+    ) -> None:
+        """``volumes``: (node, kubelet path, the files there before the session) per volume."""
+        self._inner = inner
+        self._volumes = volumes
+        self._corrupted = False
+
+    async def read(self) -> tuple[int, bytes] | None:
+        return await self._inner.read()
+
+    async def write_stdin(self, data: bytes) -> None:
+        await self._inner.write_stdin(data)
+
+    async def close_stdin(self) -> None:
+        await self._inner.close_stdin()
+
+    async def resize(self, width: int, height: int) -> None:
+        await self._inner.resize(width, height)
+
+    async def wait(self) -> int:
+        code = await self._inner.wait()
+        await self._corrupt()
+        return code
+
+    async def kill(self) -> None:
+        await self._inner.kill()
+        await self._corrupt()
+
+    async def _corrupt(self) -> None:
+        if self._corrupted:
+            return
+        self._corrupted = True
+        for node, path, before in self._volumes:
+            try:
+                changed = await asyncio.to_thread(devices.corrupt_changed, node, path, before)
+            except OSError as exc:  # the pod's volume went away meanwhile
+                log.info("corrupt-writes: %s on %s: %s", path, node.name, exc)
+                continue
+            if changed:
+                log.info("corrupt-writes: flipped a bit in %s under %s", changed, path)
+
+
 class KernelRuntime:
     runtime_version = "sim-kernel://0.1.0"
 
@@ -373,11 +429,24 @@ class KernelRuntime:
         stdin: bool,
         tty: bool,
     ) -> ExecSession:
-        running = self.pods.get(pod["metadata"]["uid"])
+        uid = pod["metadata"]["uid"]
+        running = self.pods.get(uid)
         if running is None:
             raise RuntimeFailure(f"pod {pod['metadata']['name']} is not running on {node}")
-        session: ExecSession = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
-        return session
+        mounts = [m for m in self.published.get(uid, []) if m.node in self.nodes]
+        if not (self.faults.on("corrupt-writes") and mounts):
+            session: ExecSession = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+            return session
+
+        def snapshot() -> list[tuple[NodeHost, str, dict[str, devices.FileStamp]]]:
+            return [
+                (self.nodes[m.node], m.path, devices.file_stamps(self.nodes[m.node], m.path))
+                for m in mounts
+            ]
+
+        volumes = await asyncio.to_thread(snapshot)
+        inner = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+        return _CorruptingSession(inner, volumes)
 
     async def logs(self, node: str, pod: Obj, container: str) -> str:
         running = self.pods.get(pod["metadata"]["uid"])
