@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from conformance.cli import _admin  # what `conformance sim fault set` calls
+from conformance.sim.cli import _admin  # what `conformance sim fault set` calls
 from conformance.sim import lifecycle
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
