@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conformance.cluster import Cluster, pod_ready
 from conformance.inventory import load
-from conformance.nodes.base import NodeShells
+from conformance.nodes import NodeShells
 from conformance.sim import lifecycle
 from conformance.sim.control_plane import SimConfig
 from conformance.workloads import headless_service, labels, statefulset

@@ -1,6 +1,9 @@
-"""A cluster that cannot be reached ends the run in seconds, with one screen naming the
+"""A cluster that cannot be reached ends the run at once, with one screen naming the
 inventory fields to fix: a refused connection, an unknown host and a TLS mismatch will not
-mend themselves, so they are not retried."""
+mend themselves, so they are not retried (they used to be, for 61 s).
+
+How fast is measured by benchmarks/fail_fast.py (about 2.5 s here); the bound below only
+catches a return of the minute of retries, with room for a loaded CI machine."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import pytest
 import yaml
 
 from tests.conftest import run
+
+RETRY_BOUND = 30.0  # seconds: far below the minute that retrying took, far above the ~2.5 s
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -64,7 +69,7 @@ def inventory_for(tmp_path: Path, server: str) -> Path:
     "server",
     ["closed-port", "unknown-host", "tls-mismatch"],
 )
-def test_an_unreachable_cluster_ends_the_run_within_5s(
+def test_an_unreachable_cluster_ends_the_run_without_retrying(
     server: str, tmp_path: Path, plain_http_server: int
 ) -> None:
     url = {
@@ -88,7 +93,7 @@ def test_an_unreachable_cluster_ends_the_run_within_5s(
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert elapsed < 5, f"took {elapsed:.1f}s:\n{output}"
+    assert elapsed < RETRY_BOUND, f"took {elapsed:.1f}s:\n{output}"
     assert "Traceback" not in output, output
     assert "cluster.kubeconfig" in output, output
     assert url.split("//", 1)[1] in output, output

@@ -299,7 +299,7 @@ class TestRun:
         def dropped(*_args: Any) -> CommandResult:
             raise EOFError("connection reset by test")
 
-        monkeypatch.setattr(shell, "_exec", dropped)
+        monkeypatch.setattr(shell, "_exec_on", dropped)
         with pytest.raises(NodeAccessError) as failed:
             shell.run("true")
         message = str(failed.value)

@@ -114,7 +114,7 @@ PROOFS: dict[str, list[Proof]] = {
     "test_legacy_petset.py::test_the_converted_seed_mounts_data_that_persists": [
         Proof(
             "no-default-class",
-            "claim pv-claim-test-petset-1 is Pending, not Bound",
+            "no persistent volumes available for this claim and no storage class is set",
             timeouts={"pod_ready": 8},
         ),
         Proof("missing-data-mount", "test-petset-0: nothing is mounted at /data in the container"),
