@@ -162,7 +162,7 @@ def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -
         ),
     )
     try:
-        running = lifecycle.up(config)
+        running = lifecycle.up(config, owner_pid=os.getpid())  # dies with this run
     except lifecycle.SimError as exc:
         pytest.exit(f"cannot start the embedded simulated cluster: {exc}", returncode=3)
     atexit.register(lifecycle.down, state)  # also after Ctrl-C
