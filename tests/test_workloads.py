@@ -351,13 +351,14 @@ def test_convert_documents_errors_are_one_line(text: str, message: str) -> None:
 
 def _sim_accepts(obj: dict[str, Any]) -> None:
     kinds = pytest.importorskip("conformance.sim.api.kinds")
-    defaults = pytest.importorskip("conformance.sim.api.defaults")
+    defaulting = pytest.importorskip("conformance.sim.api.defaulting")
+    validation = pytest.importorskip("conformance.sim.api.validation")
     kind = kinds.of(obj["apiVersion"], obj["kind"])
     obj = copy.deepcopy(obj)
     if kind.namespaced:
         obj["metadata"].setdefault("namespace", "default")
-    defaults.apply_defaults(kind, obj)
-    assert defaults.validate(kind, obj, None) == []
+    defaulting.apply_defaults(kind, obj)
+    assert validation.validate(kind, obj, None) == []
 
 
 def test_sim_accepts_the_converted_seed() -> None:
@@ -369,12 +370,14 @@ def test_sim_accepts_the_converted_seed() -> None:
 def test_sim_rejects_a_set_without_the_selector_the_converter_adds() -> None:
     """The sim check above is not vacuous: without the translated selector it fails."""
     kinds = pytest.importorskip("conformance.sim.api.kinds")
-    defaults = pytest.importorskip("conformance.sim.api.defaults")
+    defaulting = pytest.importorskip("conformance.sim.api.defaulting")
+    validation = pytest.importorskip("conformance.sim.api.validation")
     sts, _ = wl.convert_petset(seed_petset())
     del sts["spec"]["selector"]
     kind = kinds.of("apps/v1", "StatefulSet")
-    defaults.apply_defaults(kind, sts)
-    assert any(cause["field"] == "spec.selector" for cause in defaults.validate(kind, sts, None))
+    defaulting.apply_defaults(kind, sts)
+    causes = validation.validate(kind, sts, None)
+    assert any(cause["field"] == "spec.selector" for cause in causes)
 
 
 def test_sim_accepts_the_built_objects() -> None:

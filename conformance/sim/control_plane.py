@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from conformance.sim import faults as fault_catalog
-from conformance.sim import profiles, tls
+from conformance.sim import ownership, profiles, tls
 from conformance.sim.api import server as api_server
 from conformance.sim.api.store import Store, kind_named
 from conformance.sim.controllers.base import Controller
@@ -72,8 +72,15 @@ def node_names(count: int) -> list[str]:
 
 
 class SimCluster:
-    def __init__(self, config: SimConfig, runtime: NodeRuntime | None = None) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        runtime: NodeRuntime | None = None,
+        *,
+        owner: ownership.Owner | None = None,
+    ) -> None:
         self.config = config
+        self.owner = owner  # the process whose exit stops this cluster (recorded in state)
         self.state_dir = Path(config.state_dir).resolve()
         self.timing = profiles.timing(config.profile, config.seed)
         self.faults = fault_catalog.ActiveFaults(config.faults)
@@ -222,6 +229,7 @@ class SimCluster:
             "nodes": node_names(self.config.nodes),
             "profile": self.config.profile,
             "faults": self.faults.as_dict(),
+            "owner": None if self.owner is None else self.owner.as_json(),
         }
 
     def _write_state(self) -> None:

@@ -3,6 +3,11 @@
 Used by ``conformance sim up|status|down|clean`` and by the pytest plugin when the
 inventory asks for the embedded cluster. Waiting is event-driven: readiness comes
 over a pipe, and process exit is awaited through a pidfd.
+
+A run passes ``owner_pid`` to :func:`up`: a CI timeout SIGKILLs the run, so no
+teardown of its own runs, and the simulator must notice by itself that its run is
+gone (see :mod:`conformance.sim.ownership`). Started by hand, it has no owner and
+stays until ``sim down``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.sim import ownership
 from conformance.sim.control_plane import STATE_FILE, SimConfig
+from conformance.sim.kernel.host import decode_mount_path
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
@@ -39,6 +46,7 @@ class Running:
     inventory: Path
     state_dir: Path
     info: dict[str, Any]
+    owner: ownership.Owner | None = None  # whose exit stops it; None: only `sim down` does
 
 
 def _log_tail(state_dir: Path, lines: int = 15) -> str:
@@ -61,6 +69,9 @@ def status(state_dir: Path) -> Running | None:
         return None
     if not _alive(pid):
         return None
+    owner = None
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        owner = ownership.Owner(int(info["owner"]["pid"]), str(info["owner"]["start_time"]))
     return Running(
         pid=pid,
         url=info["url"],
@@ -68,6 +79,7 @@ def status(state_dir: Path) -> Running | None:
         inventory=Path(info["inventory"]),
         state_dir=state_dir,
         info=info,
+        owner=owner,
     )
 
 
@@ -124,13 +136,21 @@ def which(tool: str) -> bool:
 
 
 def up(
-    config: SimConfig, *, timeout: float = START_TIMEOUT, owner_pid: int | None = None
+    config: SimConfig, *, owner_pid: int | None = None, timeout: float = START_TIMEOUT
 ) -> Running:
     """Start the daemon in its own session; return once it serves (or raise SimError).
 
-    ``owner_pid``: the process whose death must stop the simulator (a test run).
+    With ``owner_pid``, the simulator stops and removes everything it made, state
+    directory included, once that process exits (SIGKILL included); without, it runs
+    until :func:`down`.
     """
     preflight(config)
+    owner = None
+    if owner_pid is not None:
+        try:
+            owner = ownership.Owner.of(owner_pid)
+        except ProcessLookupError:
+            raise SimError(f"the simulator's owner, process {owner_pid}, is not running") from None
     state_dir = Path(config.state_dir)
     running = status(state_dir)
     if running is not None:
@@ -146,11 +166,8 @@ def up(
             [
                 sys.executable,
                 "-m",
-                "conformance.sim.daemon",
-                "--config",
-                config.model_dump_json(),
-                "--ready-fd",
-                str(write_fd),
+                ownership.DAEMON_MODULE,
+                *ownership.daemon_argv(config.model_dump_json(), ready_fd=write_fd, owner=owner),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -227,6 +244,29 @@ def down(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
     return running is not None
 
 
-def remove_state(state_dir: Path) -> None:
-    if state_dir.exists():
-        shutil.rmtree(state_dir, ignore_errors=True)
+def remove_state(state_dir: Path) -> bool:
+    """Remove a stopped simulator's state directory; True if it is gone.
+
+    Not while something is still mounted under it (a simulator killed before it could
+    unmount): removing would descend into the mounted volume and delete its data.
+    ``conformance sim clean`` unmounts such leftovers first.
+    """
+    if not state_dir.exists():
+        return True
+    if mounts_under(state_dir):
+        return False
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return not state_dir.exists()
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below ``path`` in this process's mount namespace."""
+    root = str(path.resolve())
+    found = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            target = decode_mount_path(fields[4]) if len(fields) > 4 else ""
+            if target == root or target.startswith(root + "/"):
+                found.append(target)
+    return found

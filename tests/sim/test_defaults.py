@@ -12,17 +12,10 @@ import pytest
 from kubernetes.client import ApiClient
 
 from conformance.sim.api import kinds
-from conformance.sim.api.defaults import (
-    Cause,
-    apply_defaults,
-    format_quantity,
-    invalid_message,
-    invalid_status,
-    needs_cluster_ip,
-    parse_quantity,
-    pod_qos_class,
-    validate,
-)
+from conformance.sim.api.defaulting import apply_defaults
+from conformance.sim.api.defaulting.core import needs_cluster_ip, pod_qos_class
+from conformance.sim.api.quantity import format_quantity, parse_quantity
+from conformance.sim.api.validation import Cause, invalid_message, invalid_status, validate
 
 Obj = dict[str, Any]
 

@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from conformance.sim.api import (
-    defaults,
+    defaulting,
     discovery,
     errors,
     kinds,
@@ -31,6 +31,7 @@ from conformance.sim.api import (
     protobuf,
     selectors,
     tables,
+    validation,
 )
 from conformance.sim.api.store import Event, Obj, Store, Watcher
 from conformance.sim.faults import ActiveFaults
@@ -661,19 +662,19 @@ def install_admission(store: Store) -> None:
         return f"10.96.{index // 250}.{index % 250 + 1}"
 
     def admit(kind: kinds.Kind, obj: Obj, old: Obj | None) -> None:
-        defaults.apply_defaults(
+        defaulting.apply_defaults(
             kind, obj, old, allocate_cluster_ip=cluster_ip if old is None else None
         )
 
     def validate(kind: kinds.Kind, obj: Obj, old: Obj | None) -> None:
-        causes = defaults.validate(kind, obj, old)
+        causes = validation.validate(kind, obj, old)
         if causes:
             name = obj.get("metadata", {}).get("name", "")
             raise errors.invalid(
                 kind,
                 name,
                 [dict(cause) for cause in causes],
-                defaults.invalid_message(kind, name, causes),
+                validation.invalid_message(kind, name, causes),
             )
 
     store.admit.append(admit)

@@ -16,6 +16,13 @@ owner is recorded in its bridge's ifalias, a state directory's in its marker fil
 (pid and start time); objects of a simulator that still runs are listed in
 ``skipped_live`` and left alone. ``include_live=True`` (with ``subnets`` /
 ``state_dirs`` to scope it) takes them too: tests use it after killing a node's agent.
+
+A simulator daemon that still runs although the run that started it (its *owner*,
+see :mod:`conformance.sim.ownership`) is gone is an orphan too: a CI timeout SIGKILLs
+the run, and a daemon that was stopped, hung or SIGKILLed itself would never tear
+down. Such daemons are listed in ``simulators``; :func:`clean` stops them (SIGTERM,
+then SIGKILL) before removing whatever of theirs is left. A daemon without an owner
+(``conformance sim up`` by hand) is never touched while it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.sim import lifecycle, ownership
+from conformance.sim.control_plane import STATE_FILE
 from conformance.sim.kernel.host import (
     AGENT_SCRIPT,
     BRIDGE_RE,
@@ -64,6 +73,7 @@ STATE_REGISTRY = Path(f"/run/{PREFIX}-state-dirs")  # one file per marked state 
 ROOT_SOURCE_RE = re.compile(rf"^{PREFIX}-(\d+)-")
 ALIAS_RE = re.compile(rf"^{PREFIX} owner=(\S+)")
 LOOP_GONE_TIMEOUT = 5.0
+SIMULATOR_STOP_TIMEOUT = 60.0  # a daemon's own teardown, as `sim down` allows it
 
 
 def _registry_entry(path: Path) -> Path:
@@ -119,12 +129,12 @@ def state_dir_of(path: Path | str) -> Path | None:
     return None
 
 
-def _state_owner_alive(state_dir: Path) -> bool:
+def _state_owner(state_dir: Path) -> str:
+    """The owner token of a state directory's objects (its simulator daemon's)."""
     try:
-        token = (state_dir / STATE_MARKER).read_text()
+        return (state_dir / STATE_MARKER).read_text().strip()
     except OSError:
-        token = _registered().get(state_dir, "")
-    return owner_alive(token)
+        return _registered().get(state_dir, "").strip()
 
 
 def _forget_dead_state_dirs() -> list[str]:
@@ -148,6 +158,22 @@ class LeftoverProcess:
 
 
 @dataclass(frozen=True)
+class LeftoverSimulator:
+    """A simulator daemon that still runs although its owner is gone."""
+
+    pid: int
+    start_time: str
+    owner: ownership.Owner
+    state_dir: str | None
+    subnets: tuple[int, ...]  # whose bridges it made
+
+    @property
+    def token(self) -> str:
+        """The owner token its kernel objects carry (see host.owner_token)."""
+        return f"{self.pid}:{self.start_time}"
+
+
+@dataclass(frozen=True)
 class LeftoverLoop:
     device: str
     backing_file: str
@@ -163,6 +189,7 @@ class LeftoverMount:
 
 @dataclass
 class Leftovers:
+    simulators: list[LeftoverSimulator] = field(default_factory=list)  # stopped first
     processes: list[LeftoverProcess] = field(default_factory=list)
     netns: list[str] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
@@ -175,7 +202,8 @@ class Leftovers:
     @property
     def empty(self) -> bool:
         return not (
-            self.processes
+            self.simulators
+            or self.processes
             or self.netns
             or self.interfaces
             or self.loop_devices
@@ -198,7 +226,12 @@ class Leftovers:
         return found
 
     def lines(self) -> list[str]:
-        out = [f"process {p.pid} ({p.why}): {p.command}" for p in self.processes]
+        out = [
+            f"simulator {sim.pid} (its owner, process {sim.owner.pid}, is gone): "
+            f"{sim.state_dir or 'state directory unknown'}"
+            for sim in self.simulators
+        ]
+        out += [f"process {p.pid} ({p.why}): {p.command}" for p in self.processes]
         out += [f"netns {name}" for name in self.netns]
         out += [f"interface {name}" for name in self.interfaces]
         out += [f"loop device {lo.device} <- {lo.backing_file}" for lo in self.loop_devices]
@@ -211,6 +244,7 @@ class Leftovers:
 @dataclass
 class CleanReport:
     found: Leftovers
+    stopped: list[int] = field(default_factory=list)  # simulators whose owner is gone
     killed: list[int] = field(default_factory=list)
     unmounted: list[str] = field(default_factory=list)
     detached: list[str] = field(default_factory=list)
@@ -228,6 +262,7 @@ class CleanReport:
             out = ["nothing of crashed simulators found"]
         else:
             out = [
+                *(f"stopped simulator {pid} (its owner is gone)" for pid in self.stopped),
                 f"killed {len(self.killed)} process(es)"
                 + (f": {', '.join(map(str, sorted(self.killed)))}" if self.killed else ""),
                 *(f"unmounted {target}" for target in self.unmounted),
@@ -260,6 +295,7 @@ class _Scope:
         self.state_dirs = None if state_dirs is None else [Path(p).resolve() for p in state_dirs]
         self.include_live = include_live
         self.bridge_owner: dict[int, str | None] = {}
+        self.orphans: set[str] = set()  # tokens of live simulators whose owner is gone
         # netns (and veths) named by the caller or recorded for nodes under state_dirs
         self.names: set[str] = set(netns or ())
 
@@ -288,7 +324,14 @@ class _Scope:
         return not self.include_live and owner_alive(self.bridge_owner.get(subnet))
 
     def state_live(self, state_dir: Path) -> bool:
-        return not self.include_live and _state_owner_alive(state_dir)
+        return not self.include_live and owner_alive(_state_owner(state_dir))
+
+    def subnet_orphaned(self, subnet: int) -> bool:
+        """Made by a simulator listed in ``simulators`` (found again once it is stopped)."""
+        return self.bridge_owner.get(subnet) in self.orphans
+
+    def state_orphaned(self, state_dir: Path) -> bool:
+        return _state_owner(state_dir) in self.orphans
 
 
 def _mountinfo(pid: int | str) -> list[tuple[str, str, str]]:
@@ -376,6 +419,43 @@ def _is_node_dir(path: Path) -> bool:
     return path.is_absolute() and (path / AGENT_SCRIPT).is_file()
 
 
+def _orphaned_simulators(scope: _Scope) -> list[LeftoverSimulator]:
+    """Simulator daemons (found by their command line) that run although their owner is
+    gone, in scope; daemons without an owner are never listed."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if ownership.DAEMON_MODULE.encode() not in raw:
+            continue
+        cwd = None
+        with contextlib.suppress(OSError):
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        command = ownership.daemon_command(
+            [part.decode(errors="replace") for part in raw.split(b"\0")[:-1]], cwd
+        )
+        stat = ownership.proc_stat(pid)
+        if command is None or command.owner is None or stat is None or stat[0] in ("Z", "X"):
+            continue
+        if command.owner.alive():
+            continue
+        token = f"{pid}:{stat[1]}"
+        subnets = tuple(sorted(k for k, owner in scope.bridge_owner.items() if owner == token))
+        state_dir = command.state_dir
+        in_scope = any(scope.in_scope(k, (), None) for k in subnets) or (
+            state_dir is not None and scope.path_in_scope(state_dir)
+        )
+        if in_scope or not scope.scoped:
+            where = None if state_dir is None else str(state_dir)
+            found.append(LeftoverSimulator(pid, stat[1], command.owner, where, subnets))
+    return found
+
+
 def _loop_devices() -> list[tuple[str, str]]:
     result = run(["losetup", "-J", "-l"], check=False)
     if result.returncode != 0 or not result.stdout.strip():
@@ -412,6 +492,8 @@ def find_leftovers(
         if not scope.in_scope(subnet, names, path):
             return False
         if subnet is not None:
+            if scope.subnet_orphaned(subnet):
+                return False  # its simulator is stopped first, then this is found again
             if scope.subnet_live(subnet):
                 found.skipped_live.append(what)
                 return False
@@ -419,6 +501,8 @@ def find_leftovers(
         if path is None:
             return False
         state = state_dir_of(path)
+        if state is not None and scope.state_orphaned(state):
+            return False
         if state is not None and scope.state_live(state):
             found.skipped_live.append(what)
             return False
@@ -439,6 +523,8 @@ def find_leftovers(
         if match:
             alias = ALIAS_RE.match(str(link.get("ifalias", "")))
             scope.bridge_owner[int(match.group(1))] = alias.group(1) if alias else None
+    found.simulators = _orphaned_simulators(scope)
+    scope.orphans = {sim.token for sim in found.simulators}
 
     held: list[int] = []  # netns held open while processes are matched to them by id
     try:
@@ -542,10 +628,63 @@ def _loop_attached(device: str, backing: str) -> bool:
     return current == backing
 
 
+def _stop_simulators(simulators: list[LeftoverSimulator], report: CleanReport) -> None:
+    """SIGTERM (with SIGCONT, should one be stopped) so each tears down what it made as on
+    ``sim down``; SIGKILL those still running after :data:`SIMULATOR_STOP_TIMEOUT`."""
+    starts = {sim.pid: sim.start_time for sim in simulators}
+
+    def same(info: ProcInfo) -> bool:
+        return start_time(info.pid) == starts.get(info.pid)
+
+    signal_and_wait(starts, signal.SIGTERM, 0, same)
+    left = signal_and_wait(starts, signal.SIGCONT, SIMULATOR_STOP_TIMEOUT, same)
+    if left:
+        left = signal_and_wait(left, signal.SIGKILL, KILL_TIMEOUT, same)
+    report.stopped += sorted(set(starts) - left)
+    if left:
+        report.errors.append(f"simulators survived SIGKILL: {sorted(left)}")
+
+
+def _remove_state_dir(sim: LeftoverSimulator, report: CleanReport) -> None:
+    """A stopped simulator's state directory, unless it now belongs to another one."""
+    if sim.state_dir is None:
+        return
+    path = Path(sim.state_dir)
+    try:
+        recorded = json.loads((path / STATE_FILE).read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if not path.exists() or recorded not in (None, sim.pid):
+        return
+    if lifecycle.remove_state(path):
+        report.removed_dirs.append(str(path))
+    else:
+        report.errors.append(f"not removing {path}: mounts under it")
+
+
+def _merged(first: Leftovers, second: Leftovers) -> Leftovers:
+    merged = Leftovers()
+    for name in vars(merged):
+        combined = getattr(merged, name)
+        for item in [*getattr(first, name), *getattr(second, name)]:
+            if item not in combined:
+                combined.append(item)
+    return merged
+
+
 def clean(leftovers: Leftovers) -> CleanReport:
-    """Remove what :func:`find_leftovers` found: kill processes, unmount, detach loop
-    devices, delete links and namespaces, remove node directories."""
+    """Remove what :func:`find_leftovers` found: stop orphaned simulators, kill processes,
+    unmount, detach loop devices, delete links and namespaces, remove node directories."""
     report = CleanReport(found=leftovers)
+    simulators = list(leftovers.simulators)
+    if simulators:
+        _stop_simulators(simulators, report)
+        # What their teardown (or SIGKILL) left now belongs to dead simulators.
+        rest = find_leftovers(
+            state_dirs=[Path(sim.state_dir) for sim in simulators if sim.state_dir],
+            subnets=[k for sim in simulators for k in sim.subnets],
+        )
+        leftovers = report.found = _merged(leftovers, rest)
     _kill(leftovers, report)
 
     targets = [mount.target for mount in leftovers.mounts]
@@ -601,6 +740,8 @@ def clean(leftovers: Leftovers) -> CleanReport:
     for record in leftovers.node_records:
         Path(record).unlink(missing_ok=True)
         report.removed_dirs.append(record)
+    for sim in simulators:
+        _remove_state_dir(sim, report)
     _forget_dead_state_dirs()
     return report
 
@@ -611,6 +752,7 @@ __all__ = [
     "LeftoverLoop",
     "LeftoverMount",
     "LeftoverProcess",
+    "LeftoverSimulator",
     "Leftovers",
     "clean",
     "find_leftovers",

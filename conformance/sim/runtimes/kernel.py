@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.sim.api.defaults import parse_quantity
+from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.kernel import cleanup, devices, host, pods
 from conformance.sim.kernel.model import NodeHost, run
