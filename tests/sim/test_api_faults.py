@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from conformance.sim.cli import _admin  # what `conformance sim fault set` calls
 from conformance.sim import lifecycle
+from conformance.sim.cli import _admin  # what `conformance sim fault set` calls
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
 from tests.sim.conftest import Sim, start_sim
