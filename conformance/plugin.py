@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ MARKERS: dict[str, str] = {
 }
 
 _INVENTORY_KEY = pytest.StashKey[inv.Inventory]()
+_LOGS_KEY = pytest.StashKey[tuple[Path, ...]]()  # a started cluster's own logs
+_LOG_OFFSETS_KEY = pytest.StashKey[dict[Path, int]]()  # their sizes when a test began
+LOG_TAIL_LINES = 400  # of a started cluster's log, attached to a failed test
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,6 +125,8 @@ def _entry_of(item: pytest.Item) -> inv.Storage | None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    logs = item.config.stash.get(_LOGS_KEY, ())
+    item.stash[_LOG_OFFSETS_KEY] = {path: _size(path) for path in logs}
     entry = _entry_of(item)
     if entry is None:
         return
@@ -156,8 +162,32 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _run_id(session.config)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _keep_logs(started: providers.Started, reports: Path) -> Path | None:
+    """Copy a started cluster's logs under reports/ (its state goes with it when it stops)."""
+    kept = reports / "cluster-logs" / started.state_dir.name
+    copied = False
+    for log in started.logs:
+        if log.is_file():
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(log, kept / log.name)
+            copied = True
+    return kept if copied else None
+
+
 @pytest.fixture(scope="session")
-def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -> Iterator[Run]:
+def run(
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    worker_id: str,
+    inventory: inv.Inventory,
+) -> Iterator[Run]:
     """This process's run: the effective inventory, starting a provider's cluster if asked."""
     run_id = _run_id(pytestconfig)
     worker = worker_id if worker_id != "master" else "w0"
@@ -177,9 +207,14 @@ def run(pytestconfig: pytest.Config, worker_id: str, inventory: inv.Inventory) -
         pytest.exit(str(exc), returncode=3)
     stop = providers.get(name).stop
     atexit.register(stop, started)  # also after Ctrl-C; stopping twice is harmless
+    pytestconfig.stash[_LOGS_KEY] = started.logs
     try:
         yield Run(run_id, worker, inv.load(started.inventory, env={}), started.state_dir)
     finally:
+        if request.session.testsfailed:  # a failed run keeps what the cluster logged
+            kept = _keep_logs(started, pytestconfig.rootpath / "reports")
+            if kept is not None:
+                print(f"\nthe started cluster's logs are kept in {kept}")
         stop(started)
 
 
@@ -351,8 +386,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """On a failed check, attach the namespace's pods, claims and recent events."""
+    """On a failed check, attach the namespace's pods, claims and recent events, and what
+    a started cluster (the simulator: control plane, kubelets, nodes) logged meanwhile."""
     report = yield
+    if report.failed and call.when in ("setup", "call"):
+        _attach_cluster_logs(item)
     if report.failed and call.when == "call":
         funcargs = getattr(item, "funcargs", {})
         dep = funcargs.get("deployed") or funcargs.get("statefulset") or funcargs.get("seed")
@@ -364,3 +402,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             except Exception as exc:  # evidence must never hide the real failure
                 report.sections.append(("conformance", f"could not describe namespace: {exc}"))
     return report
+
+
+def _attach_cluster_logs(item: pytest.Item) -> None:
+    offsets = item.stash.get(_LOG_OFFSETS_KEY, {})
+    for path in item.config.stash.get(_LOGS_KEY, ()):
+        try:
+            with path.open("rb") as log:
+                log.seek(offsets.get(path, 0))
+                lines = log.read().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        shown = "\n".join(lines[-LOG_TAIL_LINES:])
+        cut = (
+            f"(last {LOG_TAIL_LINES} of {len(lines)} lines)\n"
+            if len(lines) > LOG_TAIL_LINES
+            else ""
+        )
+        evidence.attach_text(f"cluster log {path.name} during this test", cut + shown)
