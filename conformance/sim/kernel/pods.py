@@ -1,4 +1,4 @@
-"""Pods on a kernel-backed node: nested namespaces, their own root, exec and logs.
+"""Pods on a kernel-backed node: nested namespaces, their own root, start, stop and logs.
 
 A pod is started inside its node (the node agent's mount, UTS and network namespaces)
 as ``unshare --mount --uts --pid --fork``: PID 1 of the new PID namespace builds the
@@ -28,8 +28,7 @@ the image's entrypoint and :attr:`RunningPod.note` says so.
 The container's stdout and stderr go to a log file in the pod's host-side state dir
 (``<node state>/pods/<ns>_<name>_<uid>/<container>.log``).
 
-Exec is ``nsenter -t <pod PID 1> -m -u -p -n -r -w`` and resolves the command inside
-the pod first, so a missing binary fails as a real runtime fails (127, OCI message).
+Exec sessions live in :mod:`conformance.sim.kernel.pod_exec`.
 
 Every process of a pod descends from an ``unshare`` whose environment carries
 ``CFSIM_POD_UID=<uid>``; killing that process kills the pod (``--kill-child``), which
@@ -40,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import posixpath
 import re
@@ -48,8 +46,6 @@ import select
 import shlex
 import signal
 import socket
-import struct
-import termios
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +53,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from conformance.sim.kernel.model import NodeHost, enter
-from conformance.sim.runtimes.base import STDERR, STDOUT, RuntimeFailure
+from conformance.sim.runtimes.base import RuntimeFailure
 
 KUBELET_PODS = "/var/lib/kubelet/pods"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -68,10 +64,6 @@ ROOT_SIZE = "512m"
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_KEY = re.compile(r"^[^=\0]+$")
-
-# Linux (asm-generic) pty ioctls that the termios module does not export.
-_TIOCSPTLCK = 0x40045431
-_TIOCGPTPEER = 0x5441
 
 
 class VolumeBind(NamedTuple):
@@ -172,7 +164,7 @@ class RunningPod:
         """The exit status of the container (128+signal when killed); waits for it."""
         if self.process is None:
             raise RuntimeFailure("pod has no process")
-        code = _exit_code(await self.process.wait())
+        code = exit_code(await self.process.wait())
         # unshare cannot re-raise SIGKILL on itself and exits 1 instead.
         return 128 + signal.SIGKILL if self.killed else code
 
@@ -284,33 +276,6 @@ while :; do
 done
 """
 
-# Exec: resolve the command inside the pod as runc does, then run it.
-_EXEC = r"""a=$1
-oci='OCI runtime exec failed: exec failed: unable to start container process: exec:'
-case $a in
-  */*)
-    if [ ! -e "$a" ]; then
-      printf '%s "%s": stat %s: no such file or directory: unknown\n' "$oci" "$a" "$a" >&2
-      exit 127
-    fi
-    if [ -d "$a" ] || [ ! -x "$a" ]; then
-      printf '%s "%s": permission denied: unknown\n' "$oci" "$a" >&2
-      exit 126
-    fi ;;
-  *)
-    found=
-    set -f; IFS=:
-    for d in $PATH; do
-      if [ -f "${d:-.}/$a" ] && [ -x "${d:-.}/$a" ]; then found=1; break; fi
-    done
-    unset IFS; set +f
-    if [ -z "$found" ]; then
-      printf '%s "%s": executable file not found in $PATH: unknown\n' "$oci" "$a" >&2
-      exit 127
-    fi ;;
-esac
-exec "$@"
-"""
 
 _SETUP_FUNCTIONS = r"""robind() { mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; }
 mkdev() {
@@ -394,7 +359,7 @@ def _container_path(path: str) -> str:
     return normal
 
 
-def _container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
+def container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.pod_hostname, "HOME": "/root"}
     if tty:
         env["TERM"] = "xterm"
@@ -404,7 +369,7 @@ def _container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
 
 def _setup_script(spec: PodSpec) -> str:
     q = shlex.quote
-    env = _container_env(spec)
+    env = container_env(spec)
     assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
     init = q(f"CFSIM_INIT={_INIT}") + " /bin/sh -c " + q('eval "$CFSIM_INIT"') + " cfsim-init"
     argv = " ".join(q(a) for a in spec.argv)
@@ -437,7 +402,7 @@ def _setup_script(spec: PodSpec) -> str:
 # --- processes -------------------------------------------------------------------------
 
 
-def _exit_code(returncode: int) -> int:
+def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
@@ -455,7 +420,7 @@ async def _wait_pidfd(pidfd: int, timeout: float) -> bool:
         return False
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(pidfd, _resolve, done)
+    loop.add_reader(pidfd, set_done, done)
     try:
         await asyncio.wait_for(done, timeout)
         return True
@@ -463,6 +428,12 @@ async def _wait_pidfd(pidfd: int, timeout: float) -> bool:
         return _pidfd_exited(pidfd)
     finally:
         loop.remove_reader(pidfd)
+
+
+def set_done(future: asyncio.Future[None]) -> None:
+    """A reader/writer callback that completes ``future`` once (the loop may call it again)."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _children(ppid: int) -> list[int]:
@@ -694,241 +665,21 @@ def read_logs(pod: RunningPod) -> str:
         return ""
 
 
-# --- exec ------------------------------------------------------------------------------
-
-
-class PodExecSession:
-    """One process exec'd in a pod (runtime.ExecSession)."""
-
-    def __init__(
-        self, process: asyncio.subprocess.Process, *, stdin: bool, master: int | None
-    ) -> None:
-        self._process = process
-        self._stdin = stdin
-        self._master = master
-        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-        self._open_streams = 0
-        self._ended = False
-        self._tasks: list[asyncio.Task[None]] = []
-        loop = asyncio.get_running_loop()
-        if master is not None:
-            self._open_streams = 1
-            loop.add_reader(master, self._read_master)
-        else:
-            for stream, channel in ((process.stdout, STDOUT), (process.stderr, STDERR)):
-                if stream is not None:
-                    self._open_streams += 1
-                    self._tasks.append(asyncio.create_task(self._pump(stream, channel)))
-
-    async def _pump(self, stream: asyncio.StreamReader, channel: int) -> None:
-        try:
-            while chunk := await stream.read(65536):
-                self._queue.put_nowait((channel, chunk))
-        finally:
-            self._queue.put_nowait(None)
-
-    def _read_master(self) -> None:
-        assert self._master is not None
-        try:
-            chunk = os.read(self._master, 65536)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: every holder of the terminal's other end is gone
-            chunk = b""
-        if chunk:
-            self._queue.put_nowait((STDOUT, chunk))
-            return
-        self._close_master()
-
-    def _close_master(self) -> None:
-        if self._master is None:
-            return
-        asyncio.get_running_loop().remove_reader(self._master)
-        os.close(self._master)
-        self._master = None
-        self._queue.put_nowait(None)
-
-    async def read(self) -> tuple[int, bytes] | None:
-        while not self._ended:
-            item = await self._queue.get()
-            if item is not None:
-                return item
-            self._open_streams -= 1
-            if self._open_streams <= 0:
-                self._ended = True
-        return None
-
-    async def write_stdin(self, data: bytes) -> None:
-        if not self._stdin or not data:
-            return
-        if self._master is not None:
-            await _write_all(self._master, data)
-            return
-        pipe = self._process.stdin
-        if pipe is None or pipe.is_closing():
-            return
-        try:
-            pipe.write(data)
-            await pipe.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    async def close_stdin(self) -> None:
-        if not self._stdin:
-            return
-        if self._master is not None:
-            await _write_all(self._master, b"\x04")  # a terminal's end of input: ^D
-            return
-        pipe = self._process.stdin
-        if pipe is not None and not pipe.is_closing():
-            pipe.close()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await pipe.wait_closed()
-
-    async def resize(self, width: int, height: int) -> None:
-        if self._master is not None and width > 0 and height > 0:
-            _set_size(self._master, width, height)
-
-    async def wait(self) -> int:
-        return _exit_code(await self._process.wait())
-
-    async def kill(self) -> None:
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._process.wait(), 10)
-        self._close_master()
-        for task in self._tasks:
-            task.cancel()
-
-
-async def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    loop = asyncio.get_running_loop()
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            writable: asyncio.Future[None] = loop.create_future()
-            loop.add_writer(fd, _resolve, writable)
-            try:
-                await writable
-            finally:
-                loop.remove_writer(fd)
-            continue
-        except OSError:  # the terminal is gone
-            return
-        view = view[written:]
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _set_size(fd: int, width: int, height: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
-def _open_pty(pod: RunningPod) -> tuple[int, int]:
-    """A terminal in the pod's own devpts (so tty(1) in the pod names it); else the host's."""
-    flags = os.O_RDWR | os.O_NOCTTY
-    try:
-        master = os.open(f"/proc/{pod.pid}/root/dev/pts/ptmx", flags | os.O_CLOEXEC)
-    except OSError:
-        return _host_pty()
-    try:
-        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-        slave = fcntl.ioctl(master, _TIOCGPTPEER, flags)
-    except OSError:
-        os.close(master)
-        return _host_pty()
-    return master, int(slave)
-
-
-def _host_pty() -> tuple[int, int]:
-    master, slave = os.openpty()
-    return master, slave
-
-
-def _take_terminal() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-async def exec_in_pod(
-    pod: RunningPod, argv: list[str], *, stdin: bool, tty: bool
-) -> PodExecSession:
-    """Run ``argv`` in the pod's namespaces and root with the container's environment."""
-    if not argv:
-        raise RuntimeFailure("exec needs a command")
-    if not pod.running:
-        raise RuntimeFailure(
-            f'container "{pod.spec.container}" of pod {pod.spec.name} is not running'
-        )
-    command = [
-        "nsenter",
-        "-t",
-        str(pod.pid),
-        "-m",
-        "-u",
-        "-p",
-        "-n",
-        "-r",
-        "-w",
-        "--",
-        "/bin/sh",
-        "-c",
-        _EXEC,
-        "cfsim-exec",
-        *argv,
-    ]
-    env = _container_env(pod.spec, tty=tty)
-    if not tty:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-        )
-        return PodExecSession(process, stdin=stdin, master=None)
-    master, slave = _open_pty(pod)
-    try:
-        _set_size(master, 80, 24)
-        os.set_blocking(master, False)
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            preexec_fn=_take_terminal,
-        )
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)
-    return PodExecSession(process, stdin=stdin, master=master)
-
-
 __all__ = [
     "ENV_MARK",
     "KUBELET_PODS",
     "HostEntry",
-    "PodExecSession",
     "PodSpec",
     "RunningPod",
     "VolumeBind",
-    "exec_in_pod",
+    "container_env",
+    "exit_code",
     "hosts_file",
     "pids_in_namespace",
     "pod_pids",
     "read_logs",
     "resolv_conf",
+    "set_done",
     "start_pod",
     "stop_pod",
     "update_hosts",

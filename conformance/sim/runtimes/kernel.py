@@ -1,8 +1,8 @@
 """The kernel-backed NodeRuntime: nodes with sshd, loop-device disks, pods, exec.
 
 It glues host.py (node namespaces and sshd), devices.py (volumes, SCSI identity,
-kubelet mounts) and pods.py (pod namespaces, exec) behind the interface the
-controllers use, and applies the node-level faults at the moment they act.
+kubelet mounts), pods.py (pod namespaces) and pod_exec.py (exec) behind the interface
+the controllers use, and applies the node-level faults at the moment they act.
 
 Pods share their node's network namespace, so a pod's IP is its node's address
 (like hostNetwork); names resolve through each pod's /etc/hosts, kept current as the
@@ -24,7 +24,7 @@ from typing import Any
 
 from conformance.sim.api.defaults import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, pods
+from conformance.sim.kernel import cleanup, devices, host, pod_exec, pods
 from conformance.sim.kernel.model import NodeHost, run
 from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
 
@@ -376,7 +376,7 @@ class KernelRuntime:
         running = self.pods.get(pod["metadata"]["uid"])
         if running is None:
             raise RuntimeFailure(f"pod {pod['metadata']['name']} is not running on {node}")
-        session: ExecSession = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+        session: ExecSession = await pod_exec.exec_in_pod(running, command, stdin=stdin, tty=tty)
         return session
 
     async def logs(self, node: str, pod: Obj, container: str) -> str:

@@ -21,13 +21,13 @@ from typing import TypeVar
 import pytest
 
 from conformance.sim.kernel.model import NodeHost
+from conformance.sim.kernel.pod_exec import exec_in_pod
 from conformance.sim.kernel.pods import (
     ENV_MARK,
     HostEntry,
     PodSpec,
     RunningPod,
     VolumeBind,
-    exec_in_pod,
     pids_in_namespace,
     read_logs,
     start_pod,
