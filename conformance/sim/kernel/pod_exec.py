@@ -1,7 +1,10 @@
 """Exec in a running pod: the process, its pipes or terminal, resize and kill.
 
-Exec is ``nsenter -t <pod PID 1> -m -u -p -n -r -w`` and resolves the command inside
-the pod first, so a missing binary fails as a real runtime fails (127, OCI message).
+Exec is ``nsenter -t <pod PID 1> -m -u -p -n -r -w`` with the container's
+capabilities and resolves the command inside the pod first, so a missing binary fails
+as a real runtime fails (127, OCI message). Each exec runs in a session of its own,
+recorded in :attr:`RunningPod.sessions` so that stopping a hostPID pod finds what an
+exec left running.
 With a terminal, the pty comes from the pod's own devpts when it has one (so ``tty``
 in the pod names it), else from the host's. Kept apart from :mod:`pods`, which owns the
 pod's lifecycle; a session only needs the pod's PID 1 and spec.
@@ -17,7 +20,13 @@ import signal
 import struct
 import termios
 
-from conformance.sim.kernel.pods import RunningPod, container_env, exit_code, set_done
+from conformance.sim.kernel.pods import (
+    RunningPod,
+    capabilities_argv,
+    container_env,
+    exit_code,
+    set_done,
+)
 from conformance.sim.runtimes.base import STDERR, STDOUT, RuntimeFailure
 
 # Linux (asm-generic) pty ioctls that the termios module does not export.
@@ -230,6 +239,7 @@ async def exec_in_pod(
         "-r",
         "-w",
         "--",
+        *capabilities_argv(pod.spec),  # as runc exec gives the container's capabilities
         "/bin/sh",
         "-c",
         _EXEC,
@@ -246,6 +256,7 @@ async def exec_in_pod(
             env=env,
             start_new_session=True,
         )
+        pod.sessions.add(process.pid)  # its own session (start_new_session)
         return PodExecSession(process, stdin=stdin, master=None)
     master, slave = _open_pty(pod)
     try:
@@ -264,6 +275,7 @@ async def exec_in_pod(
         raise
     finally:
         os.close(slave)
+    pod.sessions.add(process.pid)  # its own session (_take_terminal)
     return PodExecSession(process, stdin=stdin, master=master)
 
 

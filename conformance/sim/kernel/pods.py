@@ -1,9 +1,27 @@
 """Pods on a kernel-backed node: nested namespaces, their own root, start, stop and logs.
 
-A pod is started inside its node (the node agent's mount, UTS and network namespaces)
-as ``unshare --mount --uts --pid --fork``: PID 1 of the new PID namespace builds the
-pod's root and then becomes the container's init. The pod's root, as the container
-sees it::
+A pod is started inside its node (the node agent's mount, UTS, network and PID
+namespaces) as::
+
+    nsenter -t <agent> -m -u -n -p -r -w -- setpriv --pdeathsig KILL -- \\
+        unshare --mount --uts --pid --fork --kill-child --propagation private -- sh -c SETUP
+
+``nsenter`` (host PID namespace) forks the ``unshare`` into the node's PID namespace,
+whose fork is PID 1 of the pod's PID namespace (nested in the node's, so the node's
+``ps`` shows the pod's processes, as on a real node): it builds the pod's root and
+then becomes the container's init. Each link dies with the one above it
+(``--pdeathsig``, ``--kill-child``). The pod spec's host namespaces change that:
+
+- ``hostPID``: no ``--pid``; the pod's processes live in the node's PID namespace and
+  its /proc shows the node's processes (``/proc/1`` is the node's init).
+- ``hostNetwork``: every pod shares its node's network namespace (the simulator has
+  no pod network); with ``hostNetwork`` the pod also shares the node's UTS namespace
+  (its hostname is the node's) and gets the node's /etc/hosts, as the kubelet does.
+- ``privileged``: all capabilities, the node's /dev (rbind: its disks too) and a
+  writable /sys. Other containers get the container runtimes' default capability set
+  (:data:`DEFAULT_CAPS`; no ``CAP_SYS_ADMIN``, so no mount or ``nsenter``).
+
+The pod's root, as the container sees it::
 
     /            tmpfs (writable, like a container's upper layer)
     /usr /etc    read-only binds of the node's; bin, sbin, lib* as on the node
@@ -11,12 +29,14 @@ sees it::
     /etc/hosts /etc/hostname /etc/resolv.conf
                  per-pod files the kubelet keeps on the node at
                  /var/lib/kubelet/pods/<uid>/etc-hosts, etc-hostname, resolv.conf
-    /proc        a fresh procfs of the pod's PID namespace
-    /sys         read-only bind of the node's /sys (no submounts)
+    /proc        a fresh procfs of the pod's PID namespace (the node's with hostPID)
+    /sys         read-only bind of the node's /sys (no submounts); privileged: rbind, rw
     /dev         small tmpfs: null zero full random urandom tty, its own devpts
-                 (pts/, ptmx), shm/, fd stdin stdout stderr symlinks; no disks
+                 (pts/, ptmx), shm/, fd stdin stdout stderr symlinks; no disks;
+                 privileged: rbind of the node's /dev
     /tmp /var/tmp /run /root /home ...   plain directories of the writable root
-    <mountPath>  each volume: rbind of its node path (remounted read-only if asked)
+    <mountPath>  each volume: rbind of its node path (remounted read-only if asked):
+                 a claim's kubelet mount, or a hostPath (see :mod:`hostpath`)
 
 PID 1 is a tiny shell init (``cfsim-init``) that runs the container's command as its
 child and forwards SIGTERM/SIGINT/SIGHUP to it, so a container process that does not
@@ -33,6 +53,15 @@ Exec sessions live in :mod:`conformance.sim.kernel.pod_exec`.
 Every process of a pod descends from an ``unshare`` whose environment carries
 ``CFSIM_POD_UID=<uid>``; killing that process kills the pod (``--kill-child``), which
 is how leftovers of a crashed simulator can be found and removed.
+
+Stopping: the kernel ends a PID namespace with its init, so a pod of its own is gone
+once PID 1 is. A hostPID pod's processes stay in the node's namespace, where a real
+runtime finds them by the container's cgroup and kills them all once the init exits.
+The simulator has no cgroups of its own; it finds them by what marks them instead (see
+:func:`pod_pids`): the pod's mount namespace, and the sessions (``setsid``) of the
+pod's start and of each exec, which also hold processes that left the pod's mount
+namespace (a HostExec ``nsenter --mount=/rootfs/proc/1/ns/mnt``). Orphans in the
+node's PID namespace are reaped by the node's init.
 """
 
 from __future__ import annotations
@@ -52,7 +81,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conformance.sim.kernel.model import NodeHost, enter
+from conformance.sim.kernel.model import NodeHost, child_pids, enter
 from conformance.sim.runtimes.base import RuntimeFailure
 
 KUBELET_PODS = "/var/lib/kubelet/pods"
@@ -60,6 +89,23 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV_MARK = "CFSIM_POD_UID"  # in the environment of every pod's unshare process
 STANDIN = ("sleep", "infinity")
 ROOT_SIZE = "512m"
+# The capabilities containerd and Docker give a container that is not privileged.
+DEFAULT_CAPS = (
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "net_bind_service",
+    "net_raw",
+    "sys_chroot",
+    "mknod",
+    "audit_write",
+    "setfcap",
+)
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -96,6 +142,9 @@ class PodSpec:
     peers: tuple[HostEntry, ...] = ()  # other pods of the headless service
     volumes: tuple[VolumeBind, ...] = ()
     working_dir: str = ""
+    host_pid: bool = False  # spec.hostPID: the node's PID namespace
+    host_network: bool = False  # spec.hostNetwork: also the node's UTS namespace
+    privileged: bool = False  # securityContext.privileged: all capabilities, node /dev
 
     def __post_init__(self) -> None:
         # Accept lists and plain tuples from callers; store hashable tuples.
@@ -147,6 +196,10 @@ class RunningPod:
     standin: bool = False
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     pid_ns: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of /proc/<pid>/ns/pid
+    mnt_ns: tuple[int, int] = (0, 0)  # the same of /proc/<pid>/ns/mnt
+    # Host PIDs of the session leaders (setsid) of the pod's start and of each exec: on a
+    # shared PID namespace, what marks the pod's processes besides its mount namespace.
+    sessions: set[int] = field(default_factory=set)
     peers: tuple[HostEntry, ...] = ()
     stopped: bool = False
     killed: bool = False  # stop_pod had to SIGKILL PID 1 after the grace period
@@ -213,6 +266,11 @@ def hosts_file(spec: PodSpec, own_ip: str, peers: Iterable[HostEntry]) -> str:
     return text
 
 
+def host_network_hosts_file(node_hosts: str) -> str:
+    """/etc/hosts of a hostNetwork pod: the node's, under the kubelet's header."""
+    return "# Kubernetes-managed hosts file (host network).\n" + node_hosts
+
+
 def resolv_conf(spec: PodSpec) -> str:
     domain = spec.cluster_domain
     return (
@@ -236,9 +294,10 @@ def _write_in_place(path: Path, content: str) -> None:
 def update_hosts(pod: RunningPod, peers: Sequence[HostEntry | tuple[str, str]]) -> None:
     """Rewrite the pod's /etc/hosts for a new set of headless-service peers.
 
-    A stopped pod's files are gone: nothing is written then.
+    A stopped pod's files are gone: nothing is written then; a hostNetwork pod has the
+    node's hosts file, which no peer changes.
     """
-    if pod.stopped:
+    if pod.stopped or pod.spec.host_network:
         return
     pod.peers = tuple(HostEntry(*p) for p in peers)
     ip = pod.spec.pod_ip or pod.node.address
@@ -308,7 +367,12 @@ overfile etc-hosts hosts
 overfile etc-hostname hostname
 overfile resolv.conf resolv.conf
 mount -t proc proc proc
-if mount --bind /sys sys 2>/dev/null; then mount -o remount,bind,ro sys 2>/dev/null || true; fi
+"""
+
+# /sys and /dev of a container that is not privileged: no disks, /sys read-only.
+_SETUP_DEV = r"""if mount --bind /sys sys 2>/dev/null; then
+  mount -o remount,bind,ro sys 2>/dev/null || true
+fi
 mount -t tmpfs -o mode=0755,size=1m,nosuid tmpfs dev
 mkdev null 1 3; mkdev zero 1 5; mkdev full 1 7
 mkdev random 1 8; mkdev urandom 1 9; mkdev tty 5 0
@@ -321,7 +385,12 @@ ln -s /proc/self/fd dev/fd
 ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
 """
 
-_SETUP_PIVOT = r"""printf '%s' "$H" > /proc/sys/kernel/hostname
+# A privileged container's: the node's devices (its disks too) and a writable /sys.
+_SETUP_DEV_PRIVILEGED = r"""mount --rbind /sys sys
+mount --rbind /dev dev
+"""
+
+_SETUP_PIVOT = r"""if [ -n "$H" ]; then printf '%s' "$H" > /proc/sys/kernel/hostname; fi
 mkdir -p "$R$W"
 mkdir .oldroot
 pivot_root . .oldroot
@@ -367,17 +436,27 @@ def container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
     return env
 
 
+def capabilities_argv(spec: PodSpec) -> list[str]:
+    """The argv prefix that gives a process the container's capabilities (none when
+    privileged: it keeps all of them, as the runtime gives a privileged container)."""
+    if spec.privileged:
+        return []
+    bounding = "-all," + ",".join(f"+{cap}" for cap in DEFAULT_CAPS)
+    return ["setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--"]
+
+
 def _setup_script(spec: PodSpec) -> str:
     q = shlex.quote
     env = container_env(spec)
     assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
     init = q(f"CFSIM_INIT={_INIT}") + " /bin/sh -c " + q('eval "$CFSIM_INIT"') + " cfsim-init"
+    init = " ".join([*(q(a) for a in capabilities_argv(spec)), "env -i", assignments, init])
     argv = " ".join(q(a) for a in spec.argv)
     variables = {
         "R": f"{spec.node_dir}/cfsim-rootfs",
         "P": spec.node_dir,
         "SIZE": ROOT_SIZE,
-        "H": spec.pod_hostname,
+        "H": "" if spec.host_network else spec.pod_hostname,  # "": the node's UTS namespace
         "W": _container_path(spec.working_dir) if spec.working_dir else "/",
         "A0": spec.argv[0] if spec.argv else "",
         "CPATH": env["PATH"],
@@ -385,16 +464,14 @@ def _setup_script(spec: PodSpec) -> str:
     parts = ["set -eu"]
     parts += [f"{k}={q(v)}" for k, v in variables.items()]
     parts.append(_SETUP_FUNCTIONS + _SETUP_ROOT)
+    parts.append(_SETUP_DEV_PRIVILEGED if spec.privileged else _SETUP_DEV)
     # Shallow mount paths first so nested mount paths land inside their parents.
     for volume in sorted(spec.volumes, key=lambda v: _container_path(v.mount_path).count("/")):
         mode = "ro" if volume.read_only else "rw"
         parts.append(f"vol {q(volume.node_path)} {q(_container_path(volume.mount_path))} {mode}")
     parts.append(_SETUP_PIVOT)
     parts.append(
-        'if [ "$mode" = command ]; then\n'
-        f"  exec env -i {assignments} {init} {argv}\n"
-        "fi\n"
-        f'exec env -i {assignments} {init} "$SLEEP" infinity\n'
+        f'if [ "$mode" = command ]; then\n  exec {init} {argv}\nfi\nexec {init} "$SLEEP" infinity\n'
     )
     return "\n".join(parts)
 
@@ -436,21 +513,6 @@ def set_done(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _children(ppid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == ppid:
-            found.append(int(entry))
-    return found
-
-
 def _ns_id(pid: int, kind: str = "pid") -> tuple[int, int]:
     st = os.stat(f"/proc/{pid}/ns/{kind}")
     return (st.st_dev, st.st_ino)
@@ -468,9 +530,68 @@ def pids_in_namespace(pid_ns: tuple[int, int]) -> list[int]:
     return found
 
 
+def _belongs(pod: RunningPod, pid: int) -> bool:
+    """Whether ``pid`` is a live process of ``pod`` (see :func:`pod_pids`)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
+        if state in ("Z", "X") or _ns_id(pid) != pod.pid_ns:
+            return False
+        if not pod.spec.host_pid:
+            return True
+        return int(session) in pod.sessions or _ns_id(pid, "mnt") == pod.mnt_ns
+    except (OSError, ValueError):
+        return False  # gone meanwhile
+
+
 def pod_pids(pod: RunningPod) -> list[int]:
-    """Host PIDs of the processes still running in the pod's PID namespace."""
-    return pids_in_namespace(pod.pid_ns)
+    """Host PIDs of the pod's live processes.
+
+    A pod with its own PID namespace: every process in it. A hostPID pod: processes of
+    the node's PID namespace in the pod's mount namespace or in one of its sessions
+    (:attr:`RunningPod.sessions`), where a real runtime would use the container's cgroup.
+    """
+    return [
+        int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _belongs(pod, int(entry))
+    ]
+
+
+async def _kill_the_rest(pod: RunningPod, timeout: float) -> None:
+    """SIGKILL the pod's processes left once its PID 1 is gone, until none is left.
+
+    The kernel does this itself for a pod's own PID namespace (so this only waits); for
+    a hostPID pod it is the runtime's kill of the container's cgroup.
+    """
+    deadline = time.monotonic() + timeout
+    while left := pod_pids(pod):
+        if time.monotonic() > deadline:
+            seen = ", ".join(f"{pid} ({_comm(pid)})" for pid in left)
+            raise RuntimeFailure(f"pod {pod.spec.name}: processes survive SIGKILL: {seen}")
+        fds = []
+        for pid in left:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # gone meanwhile
+            if not _belongs(pod, pid):  # no longer the pod's, now that the pidfd holds it
+                os.close(fd)
+                continue
+            fds.append(fd)
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        try:
+            for fd in fds:
+                await _wait_pidfd(fd, max(0.0, deadline - time.monotonic()))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "gone"
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -494,7 +615,11 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
     node_dir = _node_path(node, spec.node_dir)
     try:
         node_dir.mkdir(parents=True, exist_ok=True)
-        _write_in_place(node_dir / "etc-hosts", hosts_file(spec, pod_ip, spec.peers))
+        if spec.host_network:
+            hosts = host_network_hosts_file(_node_path(node, "/etc/hosts").read_text())
+        else:
+            hosts = hosts_file(spec, pod_ip, spec.peers)
+        _write_in_place(node_dir / "etc-hosts", hosts)
         _write_in_place(node_dir / "etc-hostname", spec.pod_hostname + "\n")
         _write_in_place(node_dir / "resolv.conf", resolv_conf(spec))
     except OSError as exc:
@@ -506,20 +631,13 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     ours, theirs = socket.socketpair()
     argv = [
-        *enter(node.pid),
-        "unshare",
-        "--mount",
-        "--uts",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        _setup_script(spec),
-        "cfsim-setup",
+        *enter(node.pid),  # nsenter forks: the rest runs in the node's PID namespace
+        *("setpriv", "--pdeathsig", "KILL", "--"),  # dies with nsenter
+        *("unshare", "--mount"),
+        *(() if spec.host_network else ("--uts",)),
+        *(() if spec.host_pid else ("--pid",)),
+        *("--fork", "--kill-child", "--propagation", "private", "--"),
+        *("/bin/sh", "-c", _setup_script(spec), "cfsim-setup"),
     ]
     env = {"PATH": DEFAULT_PATH, ENV_MARK: spec.uid}
     try:
@@ -558,13 +676,26 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         if mode not in ("command", "standin") or started != "started":
             raise await fail(f"cannot set up pod {spec.namespace}/{spec.name} on {node.name}")
         # PID 1 (the init, with its signal traps set) now waits for "go": its PID is stable.
-        children = _children(process.pid)
+        # nsenter -> unshare -> PID 1
+        unshares = child_pids(process.pid)
+        children = child_pids(unshares[0]) if len(unshares) == 1 else []
         if len(children) != 1:
-            raise await fail(f"cannot find PID 1 of pod {spec.name} (children {children})")
+            raise await fail(
+                f"cannot find PID 1 of pod {spec.name} (nsenter {process.pid} has children "
+                f"{unshares}, and they {children})"
+            )
         pid = children[0]
         pidfd = os.pidfd_open(pid)
         parent_pidfd = os.pidfd_open(process.pid)
         pid_ns = _ns_id(pid)
+        # Never take the node's (or the host's) PID namespace for the pod's own: stopping
+        # the pod kills what is in it.
+        expected = pid_ns == _ns_id(node.pid) if spec.host_pid else pid_ns != _ns_id(unshares[0])
+        if not expected:
+            for fd in (pidfd, parent_pidfd):
+                os.close(fd)
+            raise await fail(f"pod {spec.name}: PID 1 is not in the expected PID namespace")
+        mnt_ns = _ns_id(pid, "mnt")
         writer.write(b"go\n")
         await writer.drain()
     finally:
@@ -595,6 +726,8 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         standin=standin,
         process=process,
         pid_ns=pid_ns,
+        mnt_ns=mnt_ns,
+        sessions={process.pid},  # start_new_session: the session of everything it starts
         peers=spec.peers,
         _pidfd=pidfd,
         _parent_pidfd=parent_pidfd,
@@ -620,7 +753,7 @@ def _remove_node_files(node: NodeHost, spec: PodSpec) -> None:
 async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float = 10.0) -> None:
     """Stop the pod as a kubelet does: SIGTERM, SIGKILL after the grace period.
 
-    Returns once no process is left in the pod's PID namespace. Idempotent.
+    Returns once no process of the pod is left (:func:`pod_pids`). Idempotent.
     """
     if pod.stopped:
         return
@@ -633,15 +766,7 @@ async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float
                 pod.killed = True
             if not await _wait_pidfd(pod._pidfd, kill_timeout):
                 raise RuntimeFailure(f"pod {pod.spec.name}: PID {pod.pid} survived SIGKILL")
-    # The kernel kills a PID namespace with its init; make sure, then check.
-    deadline = time.monotonic() + kill_timeout
-    while left := pids_in_namespace(pod.pid_ns):
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise RuntimeFailure(f"pod {pod.spec.name}: processes {left} remain")
-        await asyncio.sleep(0.02)
+    await _kill_the_rest(pod, kill_timeout)
     if pod._parent_pidfd >= 0 and not await _wait_pidfd(pod._parent_pidfd, kill_timeout):
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pod._parent_pidfd, signal.SIGKILL)

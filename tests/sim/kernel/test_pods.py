@@ -1,8 +1,8 @@
 """Pods on the real kernel: namespaces, root, volumes, /etc/hosts, exec, stop, logs.
 
-The node here is a plain holder process in its own mount and UTS namespaces (the real
-node agents live in host.py); /var/lib is a tmpfs inside it, so nothing the pods or
-the kubelet files do lands on the host's disk.
+The node here is a plain holder process, PID 1 of its own PID namespace (with its /proc)
+in its own mount and UTS namespaces (the real node agents live in host.py); /var/lib is
+a tmpfs inside it, so nothing the pods or the kubelet files do lands on the host's disk.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import pytest
 
-from conformance.sim.kernel.model import NodeHost
+from conformance.sim.kernel.model import NodeHost, child_pids
 from conformance.sim.kernel.pod_exec import exec_in_pod
 from conformance.sim.kernel.pods import (
     ENV_MARK,
@@ -56,12 +56,16 @@ DEADLINE = 20.0
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeHost]:
     script = (
-        "set -e; mount -t tmpfs tmpfs /var/lib; "
+        "set -e; mount -t proc proc /proc; mount -t tmpfs tmpfs /var/lib; "
         f"mkdir -p {VOLUME} {RO_VOLUME}; echo from-node > {VOLUME}/hello; "
-        f"echo read-only > {RO_VOLUME}/hello; hostname n1; echo ready; exec sleep infinity"
+        f"echo read-only > {RO_VOLUME}/hello; hostname n1; echo ready; "
+        "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"  # an init: reaps orphans
     )
     holder = subprocess.Popen(
-        ["unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", script],
+        [
+            *("unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child"),
+            *("--propagation", "private", "--", "sh", "-c", script),
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -69,8 +73,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeHost]:
         ready, _, _ = select.select([holder.stdout], [], [], DEADLINE)
         assert ready, "the node holder did not come up"
         assert holder.stdout.readline() == b"ready\n"
+        (init,) = child_pids(holder.pid)
         state = tmp_path_factory.mktemp("node-n1")
-        yield NodeHost("n1", 1, "10.251.250.2", holder.pid, state)
+        yield NodeHost("n1", 1, "10.251.250.2", init, state)
     finally:
         holder.kill()
         holder.wait(DEADLINE)
