@@ -205,6 +205,9 @@ class RunningPod:
     killed: bool = False  # stop_pod had to SIGKILL PID 1 after the grace period
     _pidfd: int = field(default=-1, repr=False)
     _parent_pidfd: int = field(default=-1, repr=False)
+    # The pod's PID and mount namespaces, held open until it is stopped: their ids
+    # (pid_ns, mnt_ns) name no other namespace meanwhile, so stop_pod kills only its own.
+    _ns_fds: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def running(self) -> bool:
@@ -696,6 +699,9 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
                 os.close(fd)
             raise await fail(f"pod {spec.name}: PID 1 is not in the expected PID namespace")
         mnt_ns = _ns_id(pid, "mnt")
+        ns_fds = tuple(
+            os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in ("pid", "mnt")
+        )
         writer.write(b"go\n")
         await writer.drain()
     finally:
@@ -731,6 +737,7 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         peers=spec.peers,
         _pidfd=pidfd,
         _parent_pidfd=parent_pidfd,
+        _ns_fds=ns_fds,
     )
 
 
@@ -774,10 +781,11 @@ async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float
     if pod.process is not None:  # reap the unshare (when started from this event loop)
         with contextlib.suppress(RuntimeError, asyncio.TimeoutError):
             await asyncio.wait_for(pod.process.wait(), kill_timeout)
-    for fd in (pod._pidfd, pod._parent_pidfd):
+    for fd in (pod._pidfd, pod._parent_pidfd, *pod._ns_fds):
         if fd >= 0:
             os.close(fd)
     pod._pidfd = pod._parent_pidfd = -1
+    pod._ns_fds = ()
     pod.stopped = True
     _remove_node_files(pod.node, pod.spec)
 
