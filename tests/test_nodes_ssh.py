@@ -241,7 +241,8 @@ class TestRun:
         assert shell.run("echo $((6 * 7))").check().stdout == "42\n"
 
     def test_timeout_kills_the_command_and_keeps_partial_output(self, nodes: Lab) -> None:
-        shell = nodes.shell(nodes.nodes[0])
+        node = nodes.nodes[0]
+        shell = nodes.shell(node)
         began = time.monotonic()
         with pytest.raises(NodeCommandTimeout) as timed_out:
             shell.run("echo started; echo $$ >&2; exec sleep 60", timeout=1)
@@ -252,8 +253,9 @@ class TestRun:
         assert "started" in str(error)
         assert "within 1s" in str(error)
         assert error.partial.exit_code == -1
-        # the remote sleep was killed (the node shares the host's PID namespace)
-        _wait_until(lambda: not Path(f"/proc/{pid}").exists(), f"sleep {pid} killed")
+        # the remote sleep was killed ($$ is its PID in the node's PID namespace)
+        in_node = Path(f"/proc/{node.pid}/root/proc/{pid}")
+        _wait_until(lambda: not in_node.exists(), f"sleep {pid} killed")
         assert shell.run("true").ok  # the connection is still usable
         assert shell.connects == 1
 

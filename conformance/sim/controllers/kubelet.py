@@ -491,7 +491,11 @@ class Kubelet(Controller):
         if current["metadata"].get("deletionTimestamp"):
             self._dirty.add(key)  # terminate on the next pass
             return
-        started = await self.runtime.start_pod(node_name, current, volumes)
+        try:
+            started = await self.runtime.start_pod(node_name, current, volumes)
+        except RuntimeFailure as exc:  # e.g. FailedMount; retried with backoff
+            self._event(current, exc.reason, str(exc), "Warning")
+            raise
         await asyncio.sleep(self.timing.delay("container_start"))  # the runtime's latency
         rec.started = started
         rec.started_at = now_rfc3339()

@@ -8,15 +8,24 @@ A node is a long-lived *agent* (a small ``/bin/sh`` script, no Python inside the
 started as::
 
     nsenter --net=/run/netns/cfsim-<k>-<name> -- \\
-        unshare --mount --uts --propagation private -- \\
+        unshare --mount --uts --pid --fork --kill-child --propagation private -- \\
         /bin/sh <state>/cfsim-agent.sh cfsim-agent <k> <name> <state> <address>
 
-It sets the hostname, builds the node's root on a tmpfs named ``cfsim-<k>-<name>``
-(layout in :data:`ROOT_LAYOUT`), pivots into it, lazily unmounts the old root and runs
-``sshd -D``. ``nsenter -t <agent pid>`` (see :func:`model.enter`) therefore enters the
-node: its network, mount and UTS namespaces and its root. The host reaches the node's
-files through ``/proc/<agent pid>/root`` and its /dev and /sys through the state
-directory (``NodeHost.dev_dir`` / ``sys_dir``), which are bound there.
+The agent is PID 1 of the node's own PID namespace, as a real node's init is: the
+node's /proc is mounted for that namespace, so ``/proc/1`` inside the node is the
+agent, ``/proc/1/ns/mnt`` the node's mount namespace (what a HostExec pod enters), the
+node's ``ps`` lists only its own processes, and pods' PID namespaces nest in it. As
+init it also reaps the node's orphans, and when it exits the kernel kills every
+process left in the node. ``NodeHost.pid`` is the agent's host PID (the ``unshare``
+above it, in the host's PID namespace, only waits for it).
+
+The agent sets the hostname, builds the node's root on a tmpfs named
+``cfsim-<k>-<name>`` (layout in :data:`ROOT_LAYOUT`), pivots into it, lazily unmounts
+the old root and runs ``sshd -D``. ``nsenter -t <agent pid>`` (see :func:`model.enter`)
+therefore enters the node: its network, mount, UTS and PID namespaces and its root.
+The host reaches the node's files through ``/proc/<agent pid>/root`` and its /dev and
+/sys through the state directory (``NodeHost.dev_dir`` / ``sys_dir``), which are bound
+there.
 
 Every kernel object carries the ``cfsim`` prefix (netns ``cfsim-<k>-<name>``, links
 ``cfs<k>br`` / ``cfs<k>n<index>``, root tmpfs source ``cfsim-<k>-<name>``, the agent's
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import ipaddress
 import json
@@ -49,7 +59,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.sim.kernel.model import PREFIX, NodeHost, run
+from conformance.sim.kernel.model import PREFIX, NodeHost, child_pids, run
 
 SUBNET_PREFIX = "10.251"  # nodes live in 10.251.<k>.0/24, k in SUBNETS
 SUBNETS = range(1, 251)
@@ -77,7 +87,7 @@ ROOT_LAYOUT = """\
 /dev             bind of <state>/dev (null zero full random urandom tty, ptmx -> pts/ptmx)
 /dev/pts         devpts (newinstance), /dev/shm tmpfs
 /sys             bind of <state>/sys (empty; the devices module synthesizes entries)
-/proc            proc
+/proc            proc of the node's PID namespace (/proc/1 is the agent)
 /var /run /tmp /root    directories on the root tmpfs (writable); /var/run -> /run
 /var/lib/kubelet        the kubelet root
 /run/cfsim-node  sshd_config, host key, authorized_keys, sshd.pid
@@ -461,7 +471,8 @@ def netns_inode(name: str) -> int | None:
         return None
 
 
-# Popen objects of the agents this process started, so they are reaped (no zombies).
+# Popen objects (the unshare above each agent) of the nodes this process started, by
+# the agent's pid (the unshare's until the agent is known), so they are reaped.
 _AGENTS: dict[int, subprocess.Popen[bytes]] = {}
 _AGENTS_LOCK = threading.Lock()
 
@@ -608,9 +619,9 @@ def _tail(path: Path, lines: int = 15) -> str:
         return f"({error})"
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    """Wait for sshd's pid file inside the node (written once sshd listens)."""
-    pid_file = Path(f"/proc/{proc.pid}/root{NODE_RUN}/sshd.pid")
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float) -> int:
+    """Wait for sshd's pid file inside the node (written once sshd listens); return the
+    agent's host PID (the only child of the ``unshare`` that ``proc`` runs)."""
     deadline = time.monotonic() + timeout
     delay = 0.002
     last = "agent starting"
@@ -620,14 +631,20 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float) -> Non
             raise NodeStartError(
                 f"node agent exited {code} before sshd was ready; agent log:\n{_tail(log)}"
             )
-        try:
-            sshd_pid = pid_file.read_text().strip()
-        except OSError as error:
-            last = f"no sshd pid file yet ({error.strerror})"
+        agents = child_pids(proc.pid)
+        if len(agents) != 1:
+            last = f"unshare {proc.pid} has children {agents}, not one agent"
         else:
-            if sshd_pid.isdigit() and Path(f"/proc/{sshd_pid}").exists():
-                return
-            last = f"sshd pid file holds {sshd_pid!r}, not a running process"
+            # The node's root and /proc (its PID namespace: the pid file holds a node PID).
+            root = Path(f"/proc/{agents[0]}/root")
+            try:
+                sshd_pid = (root / NODE_RUN.lstrip("/") / "sshd.pid").read_text().strip()
+            except OSError as error:
+                last = f"no sshd pid file yet ({error.strerror})"
+            else:
+                if sshd_pid.isdigit() and (root / "proc" / sshd_pid).exists():
+                    return agents[0]
+                last = f"sshd pid file holds {sshd_pid!r}, not a running process"
         if time.monotonic() >= deadline:
             raise NodeStartError(
                 f"sshd not ready after {timeout:.0f}s (last seen: {last}); agent log:\n{_tail(log)}"
@@ -681,6 +698,9 @@ def start_node_sync(
             "unshare",
             "--mount",
             "--uts",
+            "--pid",
+            "--fork",
+            "--kill-child",  # the agent dies with its unshare (and the node with the agent)
             "--propagation",
             "private",
             "--",
@@ -704,12 +724,14 @@ def start_node_sync(
             _AGENTS[proc.pid] = proc
         node = NodeHost(name=name, index=index, address=address, pid=proc.pid, state_dir=state_dir)
         try:
-            _wait_ready(proc, log, timeout)
+            agent = _wait_ready(proc, log, timeout)
         except BaseException:
             proc.kill()  # our unreaped child: its pid cannot name another process
             stop_node_sync(node, grace=0)
             raise
-        return node
+        with _AGENTS_LOCK:  # from now on known by the agent's pid, as the node is
+            _AGENTS[agent] = _AGENTS.pop(proc.pid)
+        return dataclasses.replace(node, pid=agent)
     except BaseException:
         run(["ip", "link", "del", "dev", veth], check=False)
         run(["ip", "netns", "delete", netns], check=False)

@@ -1,9 +1,27 @@
-"""Pods on a kernel-backed node: nested namespaces, their own root, exec and logs.
+"""Pods on a kernel-backed node: nested namespaces, their own root, start, stop and logs.
 
-A pod is started inside its node (the node agent's mount, UTS and network namespaces)
-as ``unshare --mount --uts --pid --fork``: PID 1 of the new PID namespace builds the
-pod's root and then becomes the container's init. The pod's root, as the container
-sees it::
+A pod is started inside its node (the node agent's mount, UTS, network and PID
+namespaces) as::
+
+    nsenter -t <agent> -m -u -n -p -r -w -- setpriv --pdeathsig KILL -- \\
+        unshare --mount --uts --pid --fork --kill-child --propagation private -- sh -c SETUP
+
+``nsenter`` (host PID namespace) forks the ``unshare`` into the node's PID namespace,
+whose fork is PID 1 of the pod's PID namespace (nested in the node's, so the node's
+``ps`` shows the pod's processes, as on a real node): it builds the pod's root and
+then becomes the container's init. Each link dies with the one above it
+(``--pdeathsig``, ``--kill-child``). The pod spec's host namespaces change that:
+
+- ``hostPID``: no ``--pid``; the pod's processes live in the node's PID namespace and
+  its /proc shows the node's processes (``/proc/1`` is the node's init).
+- ``hostNetwork``: every pod shares its node's network namespace (the simulator has
+  no pod network); with ``hostNetwork`` the pod also shares the node's UTS namespace
+  (its hostname is the node's) and gets the node's /etc/hosts, as the kubelet does.
+- ``privileged``: all capabilities, the node's /dev (rbind: its disks too) and a
+  writable /sys. Other containers get the container runtimes' default capability set
+  (:data:`DEFAULT_CAPS`; no ``CAP_SYS_ADMIN``, so no mount or ``nsenter``).
+
+The pod's root, as the container sees it::
 
     /            tmpfs (writable, like a container's upper layer)
     /usr /etc    read-only binds of the node's; bin, sbin, lib* as on the node
@@ -11,12 +29,14 @@ sees it::
     /etc/hosts /etc/hostname /etc/resolv.conf
                  per-pod files the kubelet keeps on the node at
                  /var/lib/kubelet/pods/<uid>/etc-hosts, etc-hostname, resolv.conf
-    /proc        a fresh procfs of the pod's PID namespace
-    /sys         read-only bind of the node's /sys (no submounts)
+    /proc        a fresh procfs of the pod's PID namespace (the node's with hostPID)
+    /sys         read-only bind of the node's /sys (no submounts); privileged: rbind, rw
     /dev         small tmpfs: null zero full random urandom tty, its own devpts
-                 (pts/, ptmx), shm/, fd stdin stdout stderr symlinks; no disks
+                 (pts/, ptmx), shm/, fd stdin stdout stderr symlinks; no disks;
+                 privileged: rbind of the node's /dev
     /tmp /var/tmp /run /root /home ...   plain directories of the writable root
-    <mountPath>  each volume: rbind of its node path (remounted read-only if asked)
+    <mountPath>  each volume: rbind of its node path (remounted read-only if asked):
+                 a claim's kubelet mount, or a hostPath (see :mod:`hostpath`)
 
 PID 1 is a tiny shell init (``cfsim-init``) that runs the container's command as its
 child and forwards SIGTERM/SIGINT/SIGHUP to it, so a container process that does not
@@ -28,19 +48,26 @@ the image's entrypoint and :attr:`RunningPod.note` says so.
 The container's stdout and stderr go to a log file in the pod's host-side state dir
 (``<node state>/pods/<ns>_<name>_<uid>/<container>.log``).
 
-Exec is ``nsenter -t <pod PID 1> -m -u -p -n -r -w`` and resolves the command inside
-the pod first, so a missing binary fails as a real runtime fails (127, OCI message).
+Exec sessions live in :mod:`conformance.sim.kernel.pod_exec`.
 
 Every process of a pod descends from an ``unshare`` whose environment carries
 ``CFSIM_POD_UID=<uid>``; killing that process kills the pod (``--kill-child``), which
 is how leftovers of a crashed simulator can be found and removed.
+
+Stopping: the kernel ends a PID namespace with its init, so a pod of its own is gone
+once PID 1 is. A hostPID pod's processes stay in the node's namespace, where a real
+runtime finds them by the container's cgroup and kills them all once the init exits.
+The simulator has no cgroups of its own; it finds them by what marks them instead (see
+:func:`pod_pids`): the pod's mount namespace, and the sessions (``setsid``) of the
+pod's start and of each exec, which also hold processes that left the pod's mount
+namespace (a HostExec ``nsenter --mount=/rootfs/proc/1/ns/mnt``). Orphans in the
+node's PID namespace are reaped by the node's init.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import posixpath
 import re
@@ -48,30 +75,41 @@ import select
 import shlex
 import signal
 import socket
-import struct
-import termios
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conformance.sim.kernel.model import NodeHost, enter
-from conformance.sim.runtimes.base import STDERR, STDOUT, RuntimeFailure
+from conformance.sim.kernel.model import NodeHost, child_pids, enter
+from conformance.sim.runtimes.base import RuntimeFailure
 
 KUBELET_PODS = "/var/lib/kubelet/pods"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV_MARK = "CFSIM_POD_UID"  # in the environment of every pod's unshare process
 STANDIN = ("sleep", "infinity")
 ROOT_SIZE = "512m"
+# The capabilities containerd and Docker give a container that is not privileged.
+DEFAULT_CAPS = (
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "net_bind_service",
+    "net_raw",
+    "sys_chroot",
+    "mknod",
+    "audit_write",
+    "setfcap",
+)
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_KEY = re.compile(r"^[^=\0]+$")
-
-# Linux (asm-generic) pty ioctls that the termios module does not export.
-_TIOCSPTLCK = 0x40045431
-_TIOCGPTPEER = 0x5441
 
 
 class VolumeBind(NamedTuple):
@@ -104,6 +142,9 @@ class PodSpec:
     peers: tuple[HostEntry, ...] = ()  # other pods of the headless service
     volumes: tuple[VolumeBind, ...] = ()
     working_dir: str = ""
+    host_pid: bool = False  # spec.hostPID: the node's PID namespace
+    host_network: bool = False  # spec.hostNetwork: also the node's UTS namespace
+    privileged: bool = False  # securityContext.privileged: all capabilities, node /dev
 
     def __post_init__(self) -> None:
         # Accept lists and plain tuples from callers; store hashable tuples.
@@ -155,11 +196,18 @@ class RunningPod:
     standin: bool = False
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     pid_ns: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of /proc/<pid>/ns/pid
+    mnt_ns: tuple[int, int] = (0, 0)  # the same of /proc/<pid>/ns/mnt
+    # Host PIDs of the session leaders (setsid) of the pod's start and of each exec: on a
+    # shared PID namespace, what marks the pod's processes besides its mount namespace.
+    sessions: set[int] = field(default_factory=set)
     peers: tuple[HostEntry, ...] = ()
     stopped: bool = False
     killed: bool = False  # stop_pod had to SIGKILL PID 1 after the grace period
     _pidfd: int = field(default=-1, repr=False)
     _parent_pidfd: int = field(default=-1, repr=False)
+    # The pod's PID and mount namespaces, held open until it is stopped: their ids
+    # (pid_ns, mnt_ns) name no other namespace meanwhile, so stop_pod kills only its own.
+    _ns_fds: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def running(self) -> bool:
@@ -172,7 +220,7 @@ class RunningPod:
         """The exit status of the container (128+signal when killed); waits for it."""
         if self.process is None:
             raise RuntimeFailure("pod has no process")
-        code = _exit_code(await self.process.wait())
+        code = exit_code(await self.process.wait())
         # unshare cannot re-raise SIGKILL on itself and exits 1 instead.
         return 128 + signal.SIGKILL if self.killed else code
 
@@ -221,6 +269,11 @@ def hosts_file(spec: PodSpec, own_ip: str, peers: Iterable[HostEntry]) -> str:
     return text
 
 
+def host_network_hosts_file(node_hosts: str) -> str:
+    """/etc/hosts of a hostNetwork pod: the node's, under the kubelet's header."""
+    return "# Kubernetes-managed hosts file (host network).\n" + node_hosts
+
+
 def resolv_conf(spec: PodSpec) -> str:
     domain = spec.cluster_domain
     return (
@@ -244,9 +297,10 @@ def _write_in_place(path: Path, content: str) -> None:
 def update_hosts(pod: RunningPod, peers: Sequence[HostEntry | tuple[str, str]]) -> None:
     """Rewrite the pod's /etc/hosts for a new set of headless-service peers.
 
-    A stopped pod's files are gone: nothing is written then.
+    A stopped pod's files are gone: nothing is written then; a hostNetwork pod has the
+    node's hosts file, which no peer changes.
     """
-    if pod.stopped:
+    if pod.stopped or pod.spec.host_network:
         return
     pod.peers = tuple(HostEntry(*p) for p in peers)
     ip = pod.spec.pod_ip or pod.node.address
@@ -284,33 +338,6 @@ while :; do
 done
 """
 
-# Exec: resolve the command inside the pod as runc does, then run it.
-_EXEC = r"""a=$1
-oci='OCI runtime exec failed: exec failed: unable to start container process: exec:'
-case $a in
-  */*)
-    if [ ! -e "$a" ]; then
-      printf '%s "%s": stat %s: no such file or directory: unknown\n' "$oci" "$a" "$a" >&2
-      exit 127
-    fi
-    if [ -d "$a" ] || [ ! -x "$a" ]; then
-      printf '%s "%s": permission denied: unknown\n' "$oci" "$a" >&2
-      exit 126
-    fi ;;
-  *)
-    found=
-    set -f; IFS=:
-    for d in $PATH; do
-      if [ -f "${d:-.}/$a" ] && [ -x "${d:-.}/$a" ]; then found=1; break; fi
-    done
-    unset IFS; set +f
-    if [ -z "$found" ]; then
-      printf '%s "%s": executable file not found in $PATH: unknown\n' "$oci" "$a" >&2
-      exit 127
-    fi ;;
-esac
-exec "$@"
-"""
 
 _SETUP_FUNCTIONS = r"""robind() { mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; }
 mkdev() {
@@ -343,7 +370,12 @@ overfile etc-hosts hosts
 overfile etc-hostname hostname
 overfile resolv.conf resolv.conf
 mount -t proc proc proc
-if mount --bind /sys sys 2>/dev/null; then mount -o remount,bind,ro sys 2>/dev/null || true; fi
+"""
+
+# /sys and /dev of a container that is not privileged: no disks, /sys read-only.
+_SETUP_DEV = r"""if mount --bind /sys sys 2>/dev/null; then
+  mount -o remount,bind,ro sys 2>/dev/null || true
+fi
 mount -t tmpfs -o mode=0755,size=1m,nosuid tmpfs dev
 mkdev null 1 3; mkdev zero 1 5; mkdev full 1 7
 mkdev random 1 8; mkdev urandom 1 9; mkdev tty 5 0
@@ -356,7 +388,12 @@ ln -s /proc/self/fd dev/fd
 ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
 """
 
-_SETUP_PIVOT = r"""printf '%s' "$H" > /proc/sys/kernel/hostname
+# A privileged container's: the node's devices (its disks too) and a writable /sys.
+_SETUP_DEV_PRIVILEGED = r"""mount --rbind /sys sys
+mount --rbind /dev dev
+"""
+
+_SETUP_PIVOT = r"""if [ -n "$H" ]; then printf '%s' "$H" > /proc/sys/kernel/hostname; fi
 mkdir -p "$R$W"
 mkdir .oldroot
 pivot_root . .oldroot
@@ -394,7 +431,7 @@ def _container_path(path: str) -> str:
     return normal
 
 
-def _container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
+def container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.pod_hostname, "HOME": "/root"}
     if tty:
         env["TERM"] = "xterm"
@@ -402,17 +439,27 @@ def _container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
     return env
 
 
+def capabilities_argv(spec: PodSpec) -> list[str]:
+    """The argv prefix that gives a process the container's capabilities (none when
+    privileged: it keeps all of them, as the runtime gives a privileged container)."""
+    if spec.privileged:
+        return []
+    bounding = "-all," + ",".join(f"+{cap}" for cap in DEFAULT_CAPS)
+    return ["setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--"]
+
+
 def _setup_script(spec: PodSpec) -> str:
     q = shlex.quote
-    env = _container_env(spec)
+    env = container_env(spec)
     assignments = " ".join(q(f"{k}={v}") for k, v in env.items())
     init = q(f"CFSIM_INIT={_INIT}") + " /bin/sh -c " + q('eval "$CFSIM_INIT"') + " cfsim-init"
+    init = " ".join([*(q(a) for a in capabilities_argv(spec)), "env -i", assignments, init])
     argv = " ".join(q(a) for a in spec.argv)
     variables = {
         "R": f"{spec.node_dir}/cfsim-rootfs",
         "P": spec.node_dir,
         "SIZE": ROOT_SIZE,
-        "H": spec.pod_hostname,
+        "H": "" if spec.host_network else spec.pod_hostname,  # "": the node's UTS namespace
         "W": _container_path(spec.working_dir) if spec.working_dir else "/",
         "A0": spec.argv[0] if spec.argv else "",
         "CPATH": env["PATH"],
@@ -420,16 +467,14 @@ def _setup_script(spec: PodSpec) -> str:
     parts = ["set -eu"]
     parts += [f"{k}={q(v)}" for k, v in variables.items()]
     parts.append(_SETUP_FUNCTIONS + _SETUP_ROOT)
+    parts.append(_SETUP_DEV_PRIVILEGED if spec.privileged else _SETUP_DEV)
     # Shallow mount paths first so nested mount paths land inside their parents.
     for volume in sorted(spec.volumes, key=lambda v: _container_path(v.mount_path).count("/")):
         mode = "ro" if volume.read_only else "rw"
         parts.append(f"vol {q(volume.node_path)} {q(_container_path(volume.mount_path))} {mode}")
     parts.append(_SETUP_PIVOT)
     parts.append(
-        'if [ "$mode" = command ]; then\n'
-        f"  exec env -i {assignments} {init} {argv}\n"
-        "fi\n"
-        f'exec env -i {assignments} {init} "$SLEEP" infinity\n'
+        f'if [ "$mode" = command ]; then\n  exec {init} {argv}\nfi\nexec {init} "$SLEEP" infinity\n'
     )
     return "\n".join(parts)
 
@@ -437,7 +482,7 @@ def _setup_script(spec: PodSpec) -> str:
 # --- processes -------------------------------------------------------------------------
 
 
-def _exit_code(returncode: int) -> int:
+def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
@@ -455,7 +500,7 @@ async def _wait_pidfd(pidfd: int, timeout: float) -> bool:
         return False
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(pidfd, _resolve, done)
+    loop.add_reader(pidfd, set_done, done)
     try:
         await asyncio.wait_for(done, timeout)
         return True
@@ -465,19 +510,10 @@ async def _wait_pidfd(pidfd: int, timeout: float) -> bool:
         loop.remove_reader(pidfd)
 
 
-def _children(ppid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == ppid:
-            found.append(int(entry))
-    return found
+def set_done(future: asyncio.Future[None]) -> None:
+    """A reader/writer callback that completes ``future`` once (the loop may call it again)."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _ns_id(pid: int, kind: str = "pid") -> tuple[int, int]:
@@ -497,9 +533,68 @@ def pids_in_namespace(pid_ns: tuple[int, int]) -> list[int]:
     return found
 
 
+def _belongs(pod: RunningPod, pid: int) -> bool:
+    """Whether ``pid`` is a live process of ``pod`` (see :func:`pod_pids`)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
+        if state in ("Z", "X") or _ns_id(pid) != pod.pid_ns:
+            return False
+        if not pod.spec.host_pid:
+            return True
+        return int(session) in pod.sessions or _ns_id(pid, "mnt") == pod.mnt_ns
+    except (OSError, ValueError):
+        return False  # gone meanwhile
+
+
 def pod_pids(pod: RunningPod) -> list[int]:
-    """Host PIDs of the processes still running in the pod's PID namespace."""
-    return pids_in_namespace(pod.pid_ns)
+    """Host PIDs of the pod's live processes.
+
+    A pod with its own PID namespace: every process in it. A hostPID pod: processes of
+    the node's PID namespace in the pod's mount namespace or in one of its sessions
+    (:attr:`RunningPod.sessions`), where a real runtime would use the container's cgroup.
+    """
+    return [
+        int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _belongs(pod, int(entry))
+    ]
+
+
+async def _kill_the_rest(pod: RunningPod, timeout: float) -> None:
+    """SIGKILL the pod's processes left once its PID 1 is gone, until none is left.
+
+    The kernel does this itself for a pod's own PID namespace (so this only waits); for
+    a hostPID pod it is the runtime's kill of the container's cgroup.
+    """
+    deadline = time.monotonic() + timeout
+    while left := pod_pids(pod):
+        if time.monotonic() > deadline:
+            seen = ", ".join(f"{pid} ({_comm(pid)})" for pid in left)
+            raise RuntimeFailure(f"pod {pod.spec.name}: processes survive SIGKILL: {seen}")
+        fds = []
+        for pid in left:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # gone meanwhile
+            if not _belongs(pod, pid):  # no longer the pod's, now that the pidfd holds it
+                os.close(fd)
+                continue
+            fds.append(fd)
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        try:
+            for fd in fds:
+                await _wait_pidfd(fd, max(0.0, deadline - time.monotonic()))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "gone"
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -523,7 +618,11 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
     node_dir = _node_path(node, spec.node_dir)
     try:
         node_dir.mkdir(parents=True, exist_ok=True)
-        _write_in_place(node_dir / "etc-hosts", hosts_file(spec, pod_ip, spec.peers))
+        if spec.host_network:
+            hosts = host_network_hosts_file(_node_path(node, "/etc/hosts").read_text())
+        else:
+            hosts = hosts_file(spec, pod_ip, spec.peers)
+        _write_in_place(node_dir / "etc-hosts", hosts)
         _write_in_place(node_dir / "etc-hostname", spec.pod_hostname + "\n")
         _write_in_place(node_dir / "resolv.conf", resolv_conf(spec))
     except OSError as exc:
@@ -535,20 +634,13 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     ours, theirs = socket.socketpair()
     argv = [
-        *enter(node.pid),
-        "unshare",
-        "--mount",
-        "--uts",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        _setup_script(spec),
-        "cfsim-setup",
+        *enter(node.pid),  # nsenter forks: the rest runs in the node's PID namespace
+        *("setpriv", "--pdeathsig", "KILL", "--"),  # dies with nsenter
+        *("unshare", "--mount"),
+        *(() if spec.host_network else ("--uts",)),
+        *(() if spec.host_pid else ("--pid",)),
+        *("--fork", "--kill-child", "--propagation", "private", "--"),
+        *("/bin/sh", "-c", _setup_script(spec), "cfsim-setup"),
     ]
     env = {"PATH": DEFAULT_PATH, ENV_MARK: spec.uid}
     try:
@@ -587,13 +679,29 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         if mode not in ("command", "standin") or started != "started":
             raise await fail(f"cannot set up pod {spec.namespace}/{spec.name} on {node.name}")
         # PID 1 (the init, with its signal traps set) now waits for "go": its PID is stable.
-        children = _children(process.pid)
+        # nsenter -> unshare -> PID 1
+        unshares = child_pids(process.pid)
+        children = child_pids(unshares[0]) if len(unshares) == 1 else []
         if len(children) != 1:
-            raise await fail(f"cannot find PID 1 of pod {spec.name} (children {children})")
+            raise await fail(
+                f"cannot find PID 1 of pod {spec.name} (nsenter {process.pid} has children "
+                f"{unshares}, and they {children})"
+            )
         pid = children[0]
         pidfd = os.pidfd_open(pid)
         parent_pidfd = os.pidfd_open(process.pid)
         pid_ns = _ns_id(pid)
+        # Never take the node's (or the host's) PID namespace for the pod's own: stopping
+        # the pod kills what is in it.
+        expected = pid_ns == _ns_id(node.pid) if spec.host_pid else pid_ns != _ns_id(unshares[0])
+        if not expected:
+            for fd in (pidfd, parent_pidfd):
+                os.close(fd)
+            raise await fail(f"pod {spec.name}: PID 1 is not in the expected PID namespace")
+        mnt_ns = _ns_id(pid, "mnt")
+        ns_fds = tuple(
+            os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in ("pid", "mnt")
+        )
         writer.write(b"go\n")
         await writer.drain()
     finally:
@@ -624,9 +732,12 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         standin=standin,
         process=process,
         pid_ns=pid_ns,
+        mnt_ns=mnt_ns,
+        sessions={process.pid},  # start_new_session: the session of everything it starts
         peers=spec.peers,
         _pidfd=pidfd,
         _parent_pidfd=parent_pidfd,
+        _ns_fds=ns_fds,
     )
 
 
@@ -649,7 +760,7 @@ def _remove_node_files(node: NodeHost, spec: PodSpec) -> None:
 async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float = 10.0) -> None:
     """Stop the pod as a kubelet does: SIGTERM, SIGKILL after the grace period.
 
-    Returns once no process is left in the pod's PID namespace. Idempotent.
+    Returns once no process of the pod is left (:func:`pod_pids`). Idempotent.
     """
     if pod.stopped:
         return
@@ -662,15 +773,7 @@ async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float
                 pod.killed = True
             if not await _wait_pidfd(pod._pidfd, kill_timeout):
                 raise RuntimeFailure(f"pod {pod.spec.name}: PID {pod.pid} survived SIGKILL")
-    # The kernel kills a PID namespace with its init; make sure, then check.
-    deadline = time.monotonic() + kill_timeout
-    while left := pids_in_namespace(pod.pid_ns):
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise RuntimeFailure(f"pod {pod.spec.name}: processes {left} remain")
-        await asyncio.sleep(0.02)
+    await _kill_the_rest(pod, kill_timeout)
     if pod._parent_pidfd >= 0 and not await _wait_pidfd(pod._parent_pidfd, kill_timeout):
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pod._parent_pidfd, signal.SIGKILL)
@@ -678,10 +781,11 @@ async def stop_pod(pod: RunningPod, grace_seconds: float, *, kill_timeout: float
     if pod.process is not None:  # reap the unshare (when started from this event loop)
         with contextlib.suppress(RuntimeError, asyncio.TimeoutError):
             await asyncio.wait_for(pod.process.wait(), kill_timeout)
-    for fd in (pod._pidfd, pod._parent_pidfd):
+    for fd in (pod._pidfd, pod._parent_pidfd, *pod._ns_fds):
         if fd >= 0:
             os.close(fd)
     pod._pidfd = pod._parent_pidfd = -1
+    pod._ns_fds = ()
     pod.stopped = True
     _remove_node_files(pod.node, pod.spec)
 
@@ -694,241 +798,21 @@ def read_logs(pod: RunningPod) -> str:
         return ""
 
 
-# --- exec ------------------------------------------------------------------------------
-
-
-class PodExecSession:
-    """One process exec'd in a pod (runtime.ExecSession)."""
-
-    def __init__(
-        self, process: asyncio.subprocess.Process, *, stdin: bool, master: int | None
-    ) -> None:
-        self._process = process
-        self._stdin = stdin
-        self._master = master
-        self._queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-        self._open_streams = 0
-        self._ended = False
-        self._tasks: list[asyncio.Task[None]] = []
-        loop = asyncio.get_running_loop()
-        if master is not None:
-            self._open_streams = 1
-            loop.add_reader(master, self._read_master)
-        else:
-            for stream, channel in ((process.stdout, STDOUT), (process.stderr, STDERR)):
-                if stream is not None:
-                    self._open_streams += 1
-                    self._tasks.append(asyncio.create_task(self._pump(stream, channel)))
-
-    async def _pump(self, stream: asyncio.StreamReader, channel: int) -> None:
-        try:
-            while chunk := await stream.read(65536):
-                self._queue.put_nowait((channel, chunk))
-        finally:
-            self._queue.put_nowait(None)
-
-    def _read_master(self) -> None:
-        assert self._master is not None
-        try:
-            chunk = os.read(self._master, 65536)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: every holder of the terminal's other end is gone
-            chunk = b""
-        if chunk:
-            self._queue.put_nowait((STDOUT, chunk))
-            return
-        self._close_master()
-
-    def _close_master(self) -> None:
-        if self._master is None:
-            return
-        asyncio.get_running_loop().remove_reader(self._master)
-        os.close(self._master)
-        self._master = None
-        self._queue.put_nowait(None)
-
-    async def read(self) -> tuple[int, bytes] | None:
-        while not self._ended:
-            item = await self._queue.get()
-            if item is not None:
-                return item
-            self._open_streams -= 1
-            if self._open_streams <= 0:
-                self._ended = True
-        return None
-
-    async def write_stdin(self, data: bytes) -> None:
-        if not self._stdin or not data:
-            return
-        if self._master is not None:
-            await _write_all(self._master, data)
-            return
-        pipe = self._process.stdin
-        if pipe is None or pipe.is_closing():
-            return
-        try:
-            pipe.write(data)
-            await pipe.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    async def close_stdin(self) -> None:
-        if not self._stdin:
-            return
-        if self._master is not None:
-            await _write_all(self._master, b"\x04")  # a terminal's end of input: ^D
-            return
-        pipe = self._process.stdin
-        if pipe is not None and not pipe.is_closing():
-            pipe.close()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await pipe.wait_closed()
-
-    async def resize(self, width: int, height: int) -> None:
-        if self._master is not None and width > 0 and height > 0:
-            _set_size(self._master, width, height)
-
-    async def wait(self) -> int:
-        return _exit_code(await self._process.wait())
-
-    async def kill(self) -> None:
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._process.wait(), 10)
-        self._close_master()
-        for task in self._tasks:
-            task.cancel()
-
-
-async def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    loop = asyncio.get_running_loop()
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            writable: asyncio.Future[None] = loop.create_future()
-            loop.add_writer(fd, _resolve, writable)
-            try:
-                await writable
-            finally:
-                loop.remove_writer(fd)
-            continue
-        except OSError:  # the terminal is gone
-            return
-        view = view[written:]
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _set_size(fd: int, width: int, height: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
-def _open_pty(pod: RunningPod) -> tuple[int, int]:
-    """A terminal in the pod's own devpts (so tty(1) in the pod names it); else the host's."""
-    flags = os.O_RDWR | os.O_NOCTTY
-    try:
-        master = os.open(f"/proc/{pod.pid}/root/dev/pts/ptmx", flags | os.O_CLOEXEC)
-    except OSError:
-        return _host_pty()
-    try:
-        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-        slave = fcntl.ioctl(master, _TIOCGPTPEER, flags)
-    except OSError:
-        os.close(master)
-        return _host_pty()
-    return master, int(slave)
-
-
-def _host_pty() -> tuple[int, int]:
-    master, slave = os.openpty()
-    return master, slave
-
-
-def _take_terminal() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-async def exec_in_pod(
-    pod: RunningPod, argv: list[str], *, stdin: bool, tty: bool
-) -> PodExecSession:
-    """Run ``argv`` in the pod's namespaces and root with the container's environment."""
-    if not argv:
-        raise RuntimeFailure("exec needs a command")
-    if not pod.running:
-        raise RuntimeFailure(
-            f'container "{pod.spec.container}" of pod {pod.spec.name} is not running'
-        )
-    command = [
-        "nsenter",
-        "-t",
-        str(pod.pid),
-        "-m",
-        "-u",
-        "-p",
-        "-n",
-        "-r",
-        "-w",
-        "--",
-        "/bin/sh",
-        "-c",
-        _EXEC,
-        "cfsim-exec",
-        *argv,
-    ]
-    env = _container_env(pod.spec, tty=tty)
-    if not tty:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-        )
-        return PodExecSession(process, stdin=stdin, master=None)
-    master, slave = _open_pty(pod)
-    try:
-        _set_size(master, 80, 24)
-        os.set_blocking(master, False)
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            preexec_fn=_take_terminal,
-        )
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)
-    return PodExecSession(process, stdin=stdin, master=master)
-
-
 __all__ = [
     "ENV_MARK",
     "KUBELET_PODS",
     "HostEntry",
-    "PodExecSession",
     "PodSpec",
     "RunningPod",
     "VolumeBind",
-    "exec_in_pod",
+    "container_env",
+    "exit_code",
     "hosts_file",
     "pids_in_namespace",
     "pod_pids",
     "read_logs",
     "resolv_conf",
+    "set_done",
     "start_pod",
     "stop_pod",
     "update_hosts",

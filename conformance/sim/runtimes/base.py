@@ -12,7 +12,9 @@ Contract, for every implementation:
 - ``provision`` creates the backing store of a dynamically provisioned PV;
   ``attach`` may also be given a static PV that was never provisioned, and then
   creates its backing store (the administrator's pre-existing disk).
-- ``start_pod`` receives only PVC-backed volumes, each already attached to the node.
+- ``start_pod`` receives only PVC-backed volumes, each already attached to the node;
+  volumes that need no attaching (hostPath) it takes from the pod's spec, as the
+  kubelet's volume manager sets them up on the node.
 - Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`.
 - Latency from the profile is added by the controllers, not by the runtime.
 """
@@ -32,7 +34,15 @@ EXEC_UNSUPPORTED = b"exec needs the kernel-backed node runtime\n"
 
 
 class RuntimeFailure(Exception):
-    """A node-side operation failed; the message is meant for an event."""
+    """A node-side operation failed; the message is meant for an event.
+
+    ``reason`` is the event's reason, as the kubelet would give it (``FailedMount`` for
+    a volume's set-up, ``Failed`` when the container cannot start).
+    """
+
+    def __init__(self, message: str, *, reason: str = "Failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """The kernel-backed NodeRuntime: nodes with sshd, loop-device disks, pods, exec.
 
 It glues host.py (node namespaces and sshd), devices.py (volumes, SCSI identity,
-kubelet mounts) and pods.py (pod namespaces, exec) behind the interface the
-controllers use, and applies the node-level faults at the moment they act.
+kubelet mounts), pods.py (pod namespaces) and pod_exec.py (exec) behind the interface
+the controllers use, and applies the node-level faults at the moment they act.
 
 Pods share their node's network namespace, so a pod's IP is its node's address
 (like hostNetwork); names resolve through each pod's /etc/hosts, kept current as the
-pods of a headless service come and go.
+pods of a headless service come and go. ``hostPID``, ``hostNetwork``,
+``securityContext.privileged`` (of the first container, the one the pod runs) and
+``hostPath`` volumes act as a kubelet and container runtime make them act; a
+HostExec pod (privileged, hostPID, the node's / at /rootfs) can thus enter the node
+with ``nsenter --mount=/rootfs/proc/1/ns/mnt``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, pods
+from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods
 from conformance.sim.kernel.model import NodeHost, run
 from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
 
@@ -86,6 +90,31 @@ def _ssh_sessions(node: NodeHost, procs: dict[int, host.ProcInfo]) -> list[int]:
         and procs[pid].cmdline[0].startswith("sshd:")
         and "@" in procs[pid].command
     ]
+
+
+def _host_paths(
+    spec: Obj, container: Obj
+) -> tuple[list[hostpath.HostPathVolume], list[pods.VolumeBind]]:
+    """The pod's hostPath volumes, and where ``container`` mounts them."""
+    volumes = {
+        str(v.get("name", "")): hostpath.HostPathVolume(
+            str(v.get("name", "")),
+            str(v["hostPath"].get("path") or ""),
+            str(v["hostPath"].get("type") or ""),
+        )
+        for v in spec.get("volumes") or []
+        if isinstance(v.get("hostPath"), dict)
+    }
+    binds = [
+        pods.VolumeBind(
+            hostpath.validate(volumes[mount["name"]]),
+            str(mount.get("mountPath", "")),
+            bool(mount.get("readOnly")),
+        )
+        for mount in container.get("volumeMounts") or []
+        if mount.get("name") in volumes
+    ]
+    return list(volumes.values()), binds
 
 
 def _size(pv: Obj) -> int:
@@ -310,7 +339,8 @@ class KernelRuntime:
         m = pod["metadata"]
         spec = pod.get("spec") or {}
         container = (spec.get("containers") or [{}])[0]
-        binds: list[pods.VolumeBind] = []
+        host_paths, binds = _host_paths(spec, container)
+        await hostpath.set_up(host_node, host_paths)  # the volume manager's SetUp, first
         mounts: list[_Published] = []
         for volume in volumes:
             attachment = self.attached.get((node, volume.pv_name))
@@ -344,6 +374,7 @@ class KernelRuntime:
                 binds.append(pods.VolumeBind(path, mount.path, read_only))
         self.published[m["uid"]] = mounts
         dns = not self.faults.on("dns-missing")
+        host_network = bool(spec.get("hostNetwork"))
         pod_spec = pods.PodSpec(
             namespace=m["namespace"],
             name=m["name"],
@@ -355,12 +386,15 @@ class KernelRuntime:
                 for e in container.get("env") or []
                 if "value" in e
             ),
-            hostname=spec.get("hostname") or "",
+            hostname=node if host_network else spec.get("hostname") or "",
             subdomain=(spec.get("subdomain") or "") if dns else "",
             pod_ip=host_node.address,
             peers=tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else (),
             volumes=tuple(binds),
             working_dir=container.get("workingDir") or "",
+            host_pid=bool(spec.get("hostPID")),
+            host_network=host_network,
+            privileged=bool((container.get("securityContext") or {}).get("privileged")),
         )
         try:
             running = await pods.start_pod(host_node, pod_spec)
@@ -435,7 +469,9 @@ class KernelRuntime:
             raise RuntimeFailure(f"pod {pod['metadata']['name']} is not running on {node}")
         mounts = [m for m in self.published.get(uid, []) if m.node in self.nodes]
         if not (self.faults.on("corrupt-writes") and mounts):
-            session: ExecSession = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+            session: ExecSession = await pod_exec.exec_in_pod(
+                running, command, stdin=stdin, tty=tty
+            )
             return session
 
         def snapshot() -> list[tuple[NodeHost, str, dict[str, devices.FileStamp]]]:
@@ -445,7 +481,7 @@ class KernelRuntime:
             ]
 
         volumes = await asyncio.to_thread(snapshot)
-        inner = await pods.exec_in_pod(running, command, stdin=stdin, tty=tty)
+        inner = await pod_exec.exec_in_pod(running, command, stdin=stdin, tty=tty)
         return _CorruptingSession(inner, volumes)
 
     async def logs(self, node: str, pod: Obj, container: str) -> str:

@@ -26,7 +26,7 @@ import paramiko
 import pytest
 
 from conformance.sim.kernel import cleanup, host
-from conformance.sim.kernel.model import NodeHost, enter, run
+from conformance.sim.kernel.model import NodeHost, child_pids, enter, run
 
 TOOLS = ("sshd", "ssh", "ssh-keygen", "ip", "unshare", "nsenter", "losetup", "mkfs.ext4")
 _PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
@@ -126,6 +126,17 @@ def _wait_until(check: Callable[[], bool], what: str, timeout: float = 10) -> No
             pytest.fail(f"not seen within {timeout}s: {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def _sshd(node: NodeHost) -> int:
+    """Host PID of the node's sshd (its pid file holds the PID in the node's namespace)."""
+    in_node = int(Path(f"/proc/{node.pid}/root/run/cfsim-node/sshd.pid").read_text())
+    for pid in child_pids(node.pid):
+        status = Path(f"/proc/{pid}/status").read_text()
+        nspids = next(line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:"))
+        if int(nspids[-1]) == in_node:
+            return pid
+    raise AssertionError(f"no child of agent {node.pid} is node PID {in_node}")
 
 
 def _crash_agent(node: NodeHost) -> None:
@@ -304,6 +315,44 @@ def test_nsenter_sees_node_root_dev_and_sys(cluster: Cluster) -> None:
     assert port22 in listening
 
 
+def test_node_has_its_own_pid_namespace_with_the_agent_as_init(cluster: Cluster) -> None:
+    """/proc inside the node is its PID namespace's: PID 1 is the agent, whose mount
+    namespace is the node's (what a HostExec pod enters through /proc/1/ns/mnt)."""
+    node = cluster.nodes[0]
+    init = _in_node(node, "cat", "/proc/1/cmdline").stdout.split("\0")
+    assert host.agent_args(init) == (cluster.network.subnet, node.name, node.state_dir)
+    agent_mnt = os.readlink(f"/proc/{node.pid}/ns/mnt")
+    assert _in_node(node, "readlink", "/proc/1/ns/mnt").stdout.strip() == agent_mnt
+    assert os.readlink(f"/proc/{node.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    # The node's ps lists its own processes only (not this test's).
+    listed = _in_node(node, "ps", "-e", "-o", "args=").stdout.splitlines()
+    kinds = {"cfsim-agent" if "cfsim-agent" in ln else ln.split()[0] for ln in listed}
+    assert kinds == {"cfsim-agent", "sshd:", "sleep", "ps"}, listed
+    # The same over SSH, and what a login's shell is.
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(cluster.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        node.address,
+        username="root",
+        key_filename=str(cluster.key),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
+    try:
+        _in, out, _err = client.exec_command("readlink /proc/1/ns/mnt; cat /proc/1/cmdline")
+        text = out.read().decode()
+    finally:
+        client.close()
+    assert text.startswith(agent_mnt + "\n")
+    assert "cfsim-agent" in text
+    # An orphan is reaped by the agent (the node's init): no zombie stays behind.
+    orphan = _in_node(node, "sh", "-c", "sleep 0.2 & echo $!").stdout.strip()
+    in_proc = Path(f"/proc/{node.pid}/root/proc/{orphan}")
+    _wait_until(lambda: not in_proc.exists(), f"orphan {orphan} exited and reaped")
+
+
 def test_start_time(cluster: Cluster, record_property: Callable[[str, object], None]) -> None:
     record_property("two_nodes_start_seconds", round(cluster.start_seconds, 3))
     print(f"\ntwo nodes started concurrently in {cluster.start_seconds:.3f}s")
@@ -351,10 +400,14 @@ def test_stop_node_leaves_nothing(state: Path, client_key: tuple[Path, str]) -> 
     with host.NodeNetwork() as network:
         (node,) = _start(network, state, ["solo"], client_key[1])
         netns = host.netns_name(network.subnet, node.name)
-        sshd = int((Path(f"/proc/{node.pid}/root/run/cfsim-node/sshd.pid")).read_text())
-        # A long-running process in a nested namespace (like a pod) that ignores SIGTERM.
+        sshd = _sshd(node)
+        # A long-running process in nested namespaces that ignores SIGTERM, outside the
+        # node's PID namespace (as a pod's nsenter parent is): it must get SIGKILL.
         pod = subprocess.Popen(
-            [*enter(node.pid), "unshare", "-m", "-u", "--", "sh", "-c", "trap '' TERM; sleep 600"]
+            [
+                *enter(node.pid, pid_ns=False),
+                *("unshare", "-m", "-u", "--", "sh", "-c", "trap '' TERM; exec sleep 600"),
+            ]
         )
         inode = host.netns_inode(netns)
         _wait_until(
@@ -381,12 +434,26 @@ def test_stop_node_leaves_nothing(state: Path, client_key: tuple[Path, str]) -> 
 
 
 def test_clean_after_agent_killed(state: Path, client_key: tuple[Path, str]) -> None:
-    """A crashed node (agent SIGKILLed, sshd orphaned, a loop device mounted inside it, a
-    mount left in the host namespace) is found by prefix and marker, and removed."""
+    """A crashed node (agent SIGKILLed, so its PID namespace is gone, but a process in its
+    other namespaces left, a loop device mounted inside it, a mount left in the host
+    namespace) is found by prefix and marker, and removed."""
     network = host.NodeNetwork()
+    stray: subprocess.Popen[bytes] | None = None
     try:
         (node,) = _start(network, state, ["crashy"], client_key[1])
-        sshd = int((Path(f"/proc/{node.pid}/root/run/cfsim-node/sshd.pid")).read_text())
+        sshd = _sshd(node)
+        # In the node's network, mount and UTS namespaces, not its PID namespace (as the
+        # nsenter above a pod is): it outlives the agent.
+        stray = subprocess.Popen(
+            [*enter(node.pid, pid_ns=False), "sleep", "600"], stdin=subprocess.DEVNULL
+        )
+        _wait_until(
+            lambda: (
+                getattr(host.proc_info(stray.pid), "mnt", None)
+                == getattr(host.proc_info(node.pid), "mnt", 0)
+            ),
+            f"stray {stray.pid} inside node {node.name}",
+        )
         image = state / "volumes" / "pv0.img"
         image.parent.mkdir()
         with image.open("wb") as f:
@@ -402,16 +469,17 @@ def test_clean_after_agent_killed(state: Path, client_key: tuple[Path, str]) -> 
 
         _crash_agent(node)
         assert not host.running(node.pid)
+        _wait_until(lambda: not host.running(sshd), "sshd gone with the node's PID namespace")
 
         # Default search: orphans only; this process (the owner) runs, so all is skipped.
         live = cleanup.find_leftovers(subnets={network.subnet}, state_dirs=[state])
         assert live.empty
-        assert any(f"process {sshd} " in item for item in live.skipped_live)
+        assert any(f"process {stray.pid} " in item for item in live.skipped_live)
 
         left = cleanup.find_leftovers(
             subnets={network.subnet}, state_dirs=[state], include_live=True
         )
-        assert sshd in {p.pid for p in left.processes}
+        assert stray.pid in {p.pid for p in left.processes}
         assert left.netns == [host.netns_name(network.subnet, node.name)]
         assert sorted(left.interfaces) == sorted(
             [network.bridge, host.veth_name(network.subnet, node.index)]
@@ -423,15 +491,18 @@ def test_clean_after_agent_killed(state: Path, client_key: tuple[Path, str]) -> 
 
         report = cleanup.clean(left)
         assert report.ok, str(report)
-        assert sshd in report.killed
+        assert stray.pid in report.killed
+        assert stray.wait(timeout=10) == -signal.SIGKILL
         assert report.detached == [loop]
-        assert not host.running(sshd)
         assert host.netns_name(network.subnet, node.name) not in host.netns_names()
         assert not _links_left({network.subnet}, [host.veth_name(network.subnet, node.index)])
         assert not Path(f"/sys/block/{Path(loop).name}/loop").exists()
         assert not node.state_dir.exists()
         assert cleanup.find_leftovers(state_dirs=[state], include_live=True).empty
     finally:
+        if stray is not None:
+            stray.kill()
+            stray.wait(timeout=10)
         network.close()
 
 
@@ -448,9 +519,7 @@ def test_leak_twenty_cycles(state: Path, client_key: tuple[Path, str]) -> None:
             netns.append(host.netns_name(network.subnet, node.name))
             veths.append(host.veth_name(network.subnet, node.index))
             agents.append(node.pid)
-            sshd_pids.append(
-                int(Path(f"/proc/{node.pid}/root/run/cfsim-node/sshd.pid").read_text())
-            )
+            sshd_pids.append(_sshd(node))
             if cycle % 4 == 0:  # crash: agent killed, clean-up after the fact
                 _crash_agent(node)
                 report = cleanup.clean(

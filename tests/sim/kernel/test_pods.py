@@ -1,8 +1,8 @@
 """Pods on the real kernel: namespaces, root, volumes, /etc/hosts, exec, stop, logs.
 
-The node here is a plain holder process in its own mount and UTS namespaces (the real
-node agents live in host.py); /var/lib is a tmpfs inside it, so nothing the pods or
-the kubelet files do lands on the host's disk.
+The node here is a plain holder process, PID 1 of its own PID namespace (with its /proc)
+in its own mount and UTS namespaces (the real node agents live in host.py); /var/lib is
+a tmpfs inside it, so nothing the pods or the kubelet files do lands on the host's disk.
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from typing import TypeVar
 
 import pytest
 
-from conformance.sim.kernel.model import NodeHost
+from conformance.sim.kernel.hostpath import HostPathVolume
+from conformance.sim.kernel.hostpath import set_up as set_up_host_paths
+from conformance.sim.kernel.model import NodeHost, child_pids
+from conformance.sim.kernel.pod_exec import exec_in_pod
 from conformance.sim.kernel.pods import (
     ENV_MARK,
     HostEntry,
     PodSpec,
     RunningPod,
     VolumeBind,
-    exec_in_pod,
     pids_in_namespace,
+    pod_pids,
     read_logs,
     start_pod,
     stop_pod,
@@ -56,12 +59,16 @@ DEADLINE = 20.0
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeHost]:
     script = (
-        "set -e; mount -t tmpfs tmpfs /var/lib; "
+        "set -e; mount -t proc proc /proc; mount -t tmpfs tmpfs /var/lib; "
         f"mkdir -p {VOLUME} {RO_VOLUME}; echo from-node > {VOLUME}/hello; "
-        f"echo read-only > {RO_VOLUME}/hello; hostname n1; echo ready; exec sleep infinity"
+        f"echo read-only > {RO_VOLUME}/hello; hostname n1; echo ready; "
+        "trap 'exit 0' TERM; while :; do sleep 86400 & wait $!; done"  # an init: reaps orphans
     )
     holder = subprocess.Popen(
-        ["unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", script],
+        [
+            *("unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child"),
+            *("--propagation", "private", "--", "sh", "-c", script),
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -69,8 +76,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeHost]:
         ready, _, _ = select.select([holder.stdout], [], [], DEADLINE)
         assert ready, "the node holder did not come up"
         assert holder.stdout.readline() == b"ready\n"
+        (init,) = child_pids(holder.pid)
         state = tmp_path_factory.mktemp("node-n1")
-        yield NodeHost("n1", 1, "10.251.250.2", holder.pid, state)
+        yield NodeHost("n1", 1, "10.251.250.2", init, state)
     finally:
         holder.kill()
         holder.wait(DEADLINE)
@@ -483,3 +491,200 @@ def test_spec_validation() -> None:
     assert plain.volumes == (VolumeBind(VOLUME, "/data", True),)
     assert plain.peers == (HostEntry("web-1", "10.0.0.1"),)
     assert spec(hostname="h" * 70).pod_hostname == "h" * 63
+
+
+# --- host namespaces, privileges and hostPath -------------------------------------------
+
+# The harness's HostExec container (conformance.nodes.podshell): sleeps, exits on SIGTERM.
+HOSTEXEC = ("sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done")
+DEFAULT_CAP_EFF = "00000000a80425fb"  # containerd's default set, as capsh --decode shows
+
+
+def _ns(pid: int, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def _in_pid_ns(of: int, argv: tuple[str, ...]) -> list[int]:
+    """Host PIDs of live processes with this argv in the PID namespace of ``of``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = tuple(Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")[:-1])
+            same_ns = _ns(int(entry), "pid") == _ns(of, "pid")
+        except OSError:
+            continue
+        if same_ns and cmdline == argv:
+            found.append(int(entry))
+    return found
+
+
+def _mount_points(mountinfo: str) -> set[str]:
+    return {line.split()[4] for line in mountinfo.splitlines()}
+
+
+def test_host_exec_pod_enters_the_node_and_stops_leaving_nothing(node: NodeHost) -> None:
+    """hostPID + privileged + the node's / at /rootfs: nsenter through /rootfs/proc/1
+    reaches the node's mount namespace; stopping the pod also ends what it left in the
+    node's PID namespace (the container's sleep, an exec's escaped background job)."""
+
+    async def scenario() -> None:
+        shape = spec(
+            argv=HOSTEXEC, host_pid=True, privileged=True, volumes=(VolumeBind("/", "/rootfs"),)
+        )
+        pod = await start_pod(node, shape)
+        try:
+            assert pod.pid_ns == _pid_ns(node.pid)  # no PID namespace of its own
+            assert await sh(pod, "hostname") == (0, "web-0\n", "")  # but its own UTS
+            code, init, _ = await sh(pod, "tr '\\0' ' ' < /proc/1/cmdline")
+            assert code == 0
+            assert "mount -t proc proc /proc" in init  # the node's init, not the pod's
+            node_mnt = _ns(node.pid, "mnt")
+            assert await sh(pod, "readlink /rootfs/proc/1/ns/mnt") == (0, node_mnt + "\n", "")
+            code, seen, err = await sh(
+                pod, "nsenter --mount=/rootfs/proc/1/ns/mnt -- cat /proc/self/mountinfo"
+            )
+            assert code == 0, err
+            node_view = Path(f"/proc/{node.pid}/mountinfo").read_text()
+            assert _mount_points(seen) == _mount_points(node_view)
+            assert f"{VOLUME}/hello" not in seen  # (a path, not a mount point)
+            assert (await sh(pod, f"cat /rootfs{VOLUME}/hello"))[1] == "from-node\n"
+            # An exec that leaves a job behind in the node's mount namespace.
+            escape = "nsenter --mount=/rootfs/proc/1/ns/mnt -- sh -c 'sleep 301 >/dev/null 2>&1 &'"
+            assert (await sh(pod, escape))[0] == 0
+            await wait_until(lambda: len(_in_pid_ns(node.pid, ("sleep", "301"))) == 1, "job")
+            assert len(_in_pid_ns(node.pid, ("sleep", "3600"))) == 1  # the container's
+        finally:
+            started = time.monotonic()
+            await stop_pod(pod, 5)
+            took = time.monotonic() - started
+        assert took < 2, took  # the container exits on SIGTERM: no grace period spent
+        assert not pod.killed
+        for argv in (("sleep", "301"), ("sleep", "3600")):
+            assert _in_pid_ns(node.pid, argv) == [], argv
+        assert pod_pids(pod) == []
+        assert marked_processes(pod.spec.uid) == []
+        assert os.path.exists(f"/proc/{node.pid}")  # the node's own processes live on
+        assert not in_node(node, pod.spec.node_dir).exists()
+        assert "/rootfs" not in Path(f"/proc/{node.pid}/mountinfo").read_text()
+
+    run(scenario)
+
+
+def test_capabilities_and_dev_follow_privileged(node: NodeHost) -> None:
+    async def scenario() -> None:
+        plain = await start_pod(node, spec(host_pid=True))
+        privileged = await start_pod(node, spec(name="web-1", privileged=True))
+        try:
+            cap_eff = "grep CapEff /proc/self/status"
+            assert (await sh(plain, cap_eff))[1].split() == ["CapEff:", DEFAULT_CAP_EFF]
+            code, _, err = await sh(plain, "nsenter --mount=/proc/1/ns/mnt -- true")
+            assert code != 0
+            assert "Permission denied" in err or "not permitted" in err
+            code, _, err = await sh(plain, "mount -t tmpfs none /mnt")
+            assert code != 0
+            ours = Path("/proc/self/status").read_text().split("CapEff:")[1].split()[0]
+            assert (await sh(privileged, cap_eff))[1].split() == ["CapEff:", ours]
+            code, listed, _ = await sh(privileged, "ls -A /dev")
+            assert code == 0
+            assert set(listed.split()) == set(os.listdir(f"/proc/{node.pid}/root/dev"))
+            sys_options = "awk '$5 == \"/sys\" { print substr($6, 1, 2) }' /proc/self/mountinfo"
+            assert await sh(plain, sys_options) == (0, "ro\n", "")
+            assert await sh(privileged, sys_options) == (0, "rw\n", "")
+            code, _, err = await sh(privileged, "mount -t tmpfs none /mnt && umount /mnt")
+            assert code == 0, err
+        finally:
+            await stop_pod(plain, 5)
+            await stop_pod(privileged, 5)
+
+    run(scenario)
+
+
+def test_host_network_pod_has_the_node_hostname_and_hosts(node: NodeHost) -> None:
+    async def scenario() -> None:
+        pod = await start_pod(node, spec(host_network=True, hostname="n1", subdomain=""))
+        try:
+            assert await sh(pod, "hostname") == (0, "n1\n", "")
+            code, hosts, _ = await sh(pod, "cat /etc/hosts")
+            assert code == 0
+            node_hosts = in_node(node, "/etc/hosts").read_text()
+            assert hosts == "# Kubernetes-managed hosts file (host network).\n" + node_hosts
+            assert _ns(pod.pid, "uts") == _ns(node.pid, "uts")
+            assert _ns(pod.pid, "pid") != _ns(node.pid, "pid")  # hostPID is another field
+        finally:
+            await stop_pod(pod, 5)
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        (
+            HostPathVolume("x", "/var/lib/hp/nope", "Directory"),
+            'MountVolume.SetUp failed for volume "x" : '
+            "hostPath type check failed: /var/lib/hp/nope is not a directory",
+        ),
+        (
+            HostPathVolume("x", VOLUME, "File"),
+            f'MountVolume.SetUp failed for volume "x" : '
+            f"hostPath type check failed: {VOLUME} is not a file",
+        ),
+        (
+            HostPathVolume("d", "/dev/null", "BlockDevice"),
+            'MountVolume.SetUp failed for volume "d" : '
+            "hostPath type check failed: /dev/null is not a block device",
+        ),
+        (
+            HostPathVolume("s", "/dev/null", "Socket"),
+            'MountVolume.SetUp failed for volume "s" : '
+            "hostPath type check failed: /dev/null is not a socket file",
+        ),
+        (
+            HostPathVolume("t", "/var/lib", "Bogus"),
+            'MountVolume.SetUp failed for volume "t" : Bogus is an invalid volume type',
+        ),
+        (
+            HostPathVolume("u", "/var/lib/../etc", ""),
+            'MountVolume.SetUp failed for volume "u" : invalid HostPath `/var/lib/../etc`: '
+            "must not contain '..'",
+        ),
+        (
+            HostPathVolume("f", "/var/lib/hp/no-dir/f", "FileOrCreate"),
+            'MountVolume.SetUp failed for volume "f" : '
+            "open /var/lib/hp/no-dir/f: no such file or directory",
+        ),
+    ],
+)
+def test_host_path_checks_fail_as_the_kubelet_does(
+    node: NodeHost, volume: HostPathVolume, message: str
+) -> None:
+    with pytest.raises(RuntimeFailure) as failed:
+        run(lambda: set_up_host_paths(node, [volume]))
+    assert failed.value.reason == "FailedMount"
+    assert str(failed.value) == message
+    assert not in_node(node, "/var/lib/hp/no-dir").exists()
+
+
+def test_host_path_types_that_pass_or_create(node: NodeHost) -> None:
+    made = ["/var/lib/hp/made", "/var/lib/hp/unset/deep", "/var/lib/hp/file"]
+    volumes = [
+        HostPathVolume("a", "/var/lib/hp/made", "DirectoryOrCreate"),
+        HostPathVolume("b", "/var/lib/hp/unset/deep", ""),  # containerd makes it
+        HostPathVolume("c", "/var/lib/hp/file", "FileOrCreate"),
+        HostPathVolume("d", VOLUME, "Directory"),
+        HostPathVolume("e", f"{VOLUME}/hello", "File"),
+        HostPathVolume("f", "/dev/null", "CharDevice"),
+        HostPathVolume("g", "/", ""),
+    ]
+    try:
+        run(lambda: set_up_host_paths(node, volumes))
+        assert in_node(node, made[0]).is_dir()
+        assert in_node(node, made[1]).is_dir()
+        assert oct(in_node(node, made[1]).stat().st_mode & 0o777) == "0o755"
+        assert in_node(node, made[2]).is_file()
+        assert oct(in_node(node, made[2]).stat().st_mode & 0o777) == "0o644"
+        assert in_node(node, f"{VOLUME}/hello").read_text() == "from-node\n"  # untouched
+    finally:
+        shutil.rmtree(in_node(node, "/var/lib/hp"), ignore_errors=True)
