@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -204,7 +204,7 @@ def run(
             settings, base, state_dir=Path(root) / unique, owner_pid=os.getpid()
         )
     except providers.ProviderError as exc:
-        pytest.exit(str(exc), returncode=3)
+        _give_up(pytestconfig, str(exc))
     stop = providers.get(name).stop
     atexit.register(stop, started)  # also after Ctrl-C; stopping twice is harmless
     pytestconfig.stash[_LOGS_KEY] = started.logs
@@ -218,13 +218,21 @@ def run(
         stop(started)
 
 
+def _give_up(config: pytest.Config, message: str) -> NoReturn:
+    """End the run with one line (exit 3); a pytest-xdist worker cannot end the run, so
+    there every test that needs the cluster errors with that line instead."""
+    if hasattr(config, "workerinput"):
+        pytest.fail(message, pytrace=False)
+    pytest.exit(message, returncode=3)
+
+
 @pytest.fixture(scope="session")
-def cluster(run: Run) -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest, run: Run) -> Iterator[Cluster]:
     """The cluster under test (the official client, retried and watched)."""
     try:
         connected = Cluster.from_inventory(run.inventory)
     except ClusterError as exc:
-        pytest.exit(f"cannot use the cluster: {exc}", returncode=3)
+        _give_up(request.config, f"cannot use the cluster: {exc}")
     yield connected
     connected.close()
 
