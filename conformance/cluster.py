@@ -333,18 +333,33 @@ class Cluster:
                     f"  claim {pvc.metadata.name}: {pvc.status.phase} "
                     f"volume={pvc.spec.volume_name or '-'}"
                 )
-            events = self.core.list_namespaced_event(namespace).items
-            recent = sorted(
-                events, key=lambda e: str(e.last_timestamp or e.event_time or ""), reverse=True
-            )[:10]
-            for event in reversed(recent):
-                obj = event.involved_object
-                lines.append(
-                    f"  event {event.type} {event.reason} {obj.kind}/{obj.name}: {event.message}"
-                )
+            lines += _event_lines(self.core.list_namespaced_event(namespace).items)
         except (ApiException, HTTPError, OSError) as exc:
             lines.append(f"  (could not describe namespace {namespace}: {_short(exc)})")
         return "\n".join(lines) or "  (namespace is empty)"
+
+
+MAX_WARNINGS = 10
+MAX_NORMAL = 5
+
+
+def _event_lines(events: list[Any]) -> list[str]:
+    """Recent events, repeats folded (``x10``), Warnings kept before routine Normal ones:
+    the reason a pod cannot start must not drown in ten "image already present"."""
+    folded: dict[tuple[str, str, str, str], list[Any]] = {}
+    for event in sorted(events, key=lambda e: str(e.last_timestamp or e.event_time or "")):
+        obj = event.involved_object
+        key = (event.type or "", event.reason or "", f"{obj.kind}/{obj.name}", event.message or "")
+        folded.setdefault(key, []).append(event)
+    warnings = [k for k in folded if k[0] == "Warning"][-MAX_WARNINGS:]
+    normal = [k for k in folded if k[0] != "Warning"][-MAX_NORMAL:]
+    lines = []
+    for key in [k for k in folded if k in warnings or k in normal]:
+        kind, reason, obj, message = key
+        count = sum(max(1, int(e.count or 1)) for e in folded[key])
+        times = f" (x{count})" if count > 1 else ""
+        lines.append(f"  event {kind} {reason} {obj}: {message}{times}")
+    return lines
 
 
 def _transient(exc: BaseException) -> bool:
