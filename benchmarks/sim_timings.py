@@ -52,7 +52,7 @@ def one_run(profile: str, replicas: int) -> dict[str, float]:
                     "kind": "StorageClass",
                     "metadata": {"name": "bench"},
                     "provisioner": entry.provisioner,
-                    "parameters": {**entry.parameters, "fsType": entry.fs_type.value},
+                    "parameters": {**entry.parameters, "fsType": entry.fs_type},
                 }
             )
             tags = labels("bench", "w0")

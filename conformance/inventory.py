@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -185,9 +185,19 @@ class PodAccess(Strict):
     namespace: DnsLabel | None = None
 
 
+KUBELET_ROOTS = (  # where kubelets keep pods: the default, then relocations seen in the wild
+    "/var/lib/kubelet",  # upstream's default (kubeadm, kind, rke2, k3s today)
+    "/var/snap/microk8s/common/var/lib/kubelet",  # microk8s
+    "/var/lib/rancher/k3s/agent/kubelet",  # older k3s (k3s-io/k3s#840)
+    "/opt/rke/var/lib/kubelet",  # RKE on RancherOS (rancher/rancher#28447)
+)
+
+
 class Nodes(Strict):
     access: Access = Access.NONE
     address: AddressType = AddressType.INTERNAL_IP
+    # the kubelet's --root-dir; unset: found on the node among KUBELET_ROOTS
+    kubelet_root: AbsolutePath | None = None
     ssh: Ssh | None = None
     docker: Docker | None = None
     pod: PodAccess | None = None
@@ -197,11 +207,29 @@ class Nodes(Strict):
 # --- storage -----------------------------------------------------------------------
 
 
-class FsType(str, Enum):
-    XFS = "xfs"
-    EXT4 = "ext4"
-    EXT3 = "ext3"
-    BTRFS = "btrfs"
+BLOCK_FS_TYPES = ("xfs", "ext4", "ext3", "btrfs")
+SHARE_FS_TYPES = ("nfs", "nfs4", "cifs", "smb3", "cephfs")  # and fuse.<name>
+_FUSE = re.compile(r"^fuse\.[a-z0-9][a-z0-9._-]*$")
+
+
+def _fs_type(value: str) -> str:
+    if value in BLOCK_FS_TYPES or value in SHARE_FS_TYPES or _FUSE.match(value):
+        return value
+    allowed = ", ".join((*BLOCK_FS_TYPES, *SHARE_FS_TYPES))
+    raise ValueError(f"{value!r} is not a filesystem type the checks know: {allowed} or fuse.NAME")
+
+
+FsType = Annotated[str, AfterValidator(_fs_type)]
+
+
+def is_share(fs_type: str) -> bool:
+    """A network file share: its source is the identity, no block device stands behind it."""
+    return fs_type in SHARE_FS_TYPES or fs_type.startswith("fuse.")
+
+
+class VolumeMode(str, Enum):
+    FILESYSTEM = "Filesystem"
+    BLOCK = "Block"
 
 
 class AccessMode(str, Enum):
@@ -221,12 +249,50 @@ class BindingMode(str, Enum):
     WAIT = "WaitForFirstConsumer"
 
 
-class Expectations(Strict):
-    """What the node must show for a volume of this entry (lsscsi columns)."""
+class Multipath(Strict):
+    """A device-mapper multipath device over SCSI paths (NetApp, Pure, 3PAR, Dell SANs)."""
 
+    min_paths: Annotated[int, Field(ge=1)] = 2
+
+
+class HandleIn(str, Enum):
+    SERIAL = "serial"  # EBS on NVMe: serial vol0abc... for volumeHandle vol-0abc...
+    WWN = "wwn"  # SAN LUNs whose handle carries the LUN's WWN / NAA id
+
+
+class Expectations(Strict):
+    """What stands behind a volume on the node: the device stack, from the mounted device
+    down to the hardware (lsblk and sysfs), and what the hardware says it is."""
+
+    transport: str | None = None  # iscsi, fc, sas, sata, pcie, tcp, rdma, usb ...
+    vendor: str | None = None
+    model: str | None = None
+    rev: str | None = None
+    device: Literal["scsi", "nvme", "rbd", "nbd", "loop", "virtio"] | None = None
+    multipath: Multipath | None = None
+    volume_handle_in: HandleIn | None = None  # proves the disk is this volume
+    # the seed's names for vendor/model/rev (lsscsi columns); kept for older inventories
     scsi_vendor: str | None = None
     scsi_model: str | None = None
     scsi_rev: str | None = None
+
+    @model_validator(mode="after")
+    def _one_name_each(self) -> Expectations:
+        for new, old in (("vendor", "scsi_vendor"), ("model", "scsi_model"), ("rev", "scsi_rev")):
+            given, legacy = getattr(self, new), getattr(self, old)
+            if given and legacy and given != legacy:
+                raise ValueError(f"@{old}: {old} and {new} disagree; {new} alone is enough")
+        return self
+
+    @property
+    def hardware(self) -> dict[str, str]:
+        """vendor/model/rev as expected (either spelling)."""
+        found = {
+            "vendor": self.vendor or self.scsi_vendor,
+            "model": self.model or self.scsi_model,
+            "rev": self.rev or self.scsi_rev,
+        }
+        return {key: value for key, value in found.items() if value}
 
 
 class Capabilities(Strict):
@@ -252,7 +318,9 @@ class Storage(Strict):
     parameters: dict[str, str] = Field(default_factory=dict)
     reclaim_policy: ReclaimPolicy = ReclaimPolicy.DELETE
     volume_binding_mode: BindingMode = BindingMode.IMMEDIATE
-    fs_type: FsType = FsType.EXT4
+    fs_type: FsType = "ext4"
+    volume_mode: VolumeMode = VolumeMode.FILESYSTEM
+    device_path: AbsolutePath = "/dev/xvda"  # where a Block volume appears in the container
     size: Quantity = "1Gi"
     access_modes: list[AccessMode] = Field(default_factory=lambda: [AccessMode.RWO], min_length=1)
     kubelet_plugin_dir: str = "kubernetes.io~csi"
@@ -278,9 +346,17 @@ class Storage(Strict):
             )
         if self.parameters and not self.provisioner:
             raise ValueError("@parameters: only apply with provisioner: (a class we create)")
-        if self.capabilities.scsi and not (self.expect.scsi_vendor or self.expect.scsi_model):
-            raise ValueError("@expect: capabilities.scsi is true, so set scsi_vendor or scsi_model")
+        if self.capabilities.scsi and not (
+            self.expect.hardware.get("vendor") or self.expect.hardware.get("model")
+        ):
+            raise ValueError("@expect: capabilities.scsi is true, so set vendor or model")
+        if is_share(self.fs_type) and self.volume_mode is VolumeMode.BLOCK:
+            raise ValueError(f"@volume_mode: a {self.fs_type} share cannot be a Block volume")
         return self
+
+    @property
+    def share(self) -> bool:
+        return is_share(self.fs_type)
 
 
 # --- workload and timeouts ---------------------------------------------------------

@@ -95,7 +95,7 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
     parameters = dict(entry.parameters)
     if not any(key.lower() == "fstype" or key == CSI_FSTYPE_KEY for key in parameters):
         key = CSI_FSTYPE_KEY if is_csi_driver(entry.provisioner) else PLAIN_FSTYPE_KEY
-        parameters[key] = entry.fs_type.value
+        parameters[key] = entry.fs_type
     return {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",

@@ -15,7 +15,7 @@ def test_the_volume_is_mounted_at_the_mount_path_read_write(
     deployed: Deployment, node_access: NodeAccess
 ) -> None:
     evidence.label_suite("container mounts", "device at the mount path")
-    fs_type = deployed.case.storage.fs_type.value
+    fs_type = deployed.case.storage.fs_type
     problems: list[str] = []
     for ordinal in range(deployed.case.replicas):
         # with node access, the container's device is compared with the kubelet's mount

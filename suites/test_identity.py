@@ -45,7 +45,5 @@ def test_a_deleted_pod_returns_with_its_identity_and_data(deployed: Deployment) 
     problems += checks.resolves(observe.resolve(deployed, sibling, name))
     problems += checks.payload_intact(observe.read_back(deployed, name, PAYLOAD), payload)
     views = observe.volume_views(deployed, None, ordinal, container=True)
-    problems += checks.container_mount(
-        views, fs_type=deployed.case.storage.fs_type.value, writable=True
-    )
+    problems += checks.container_mount(views, fs_type=deployed.case.storage.fs_type, writable=True)
     fail_on(problems)

@@ -15,7 +15,7 @@ def test_the_kubelet_mounts_each_volume_at_its_pod_path(
     deployed: Deployment, node_shells: NodeShells
 ) -> None:
     evidence.label_suite("node storage", "kubelet mount")
-    fs_type = deployed.case.storage.fs_type.value
+    fs_type = deployed.case.storage.fs_type
     problems: list[str] = []
     for ordinal in range(deployed.case.replicas):
         views = observe.volume_views(deployed, node_shells, ordinal)
@@ -28,9 +28,11 @@ def test_lsscsi_lists_the_expected_disk_behind_each_volume(
     deployed: Deployment, node_shells: NodeShells
 ) -> None:
     evidence.label_suite("node storage", "lsscsi")
-    expect = deployed.case.storage.expect
+    hardware = deployed.case.storage.expect.hardware
     problems: list[str] = []
     for ordinal in range(deployed.case.replicas):
         views = observe.volume_views(deployed, node_shells, ordinal, scsi=True)
-        problems += checks.scsi_disk(views, vendor=expect.scsi_vendor, model=expect.scsi_model)
+        problems += checks.scsi_disk(
+            views, vendor=hardware.get("vendor"), model=hardware.get("model")
+        )
     fail_on(problems)

@@ -87,6 +87,6 @@ def test_lab_example_carries_the_seed_shape() -> None:
     entry = loaded.storage[0]
     assert (entry.expect.scsi_vendor, entry.expect.scsi_model) == ("DATERA", "IBLOCK")
     assert entry.kubelet_plugin_dir == "datera~iscsi"
-    assert entry.fs_type is inv.FsType.XFS
+    assert entry.fs_type == "xfs"
     assert (loaded.workload.set_name, loaded.workload.claim_template) == ("test-petset", "pv-claim")
     assert loaded.workload.mount_path == "/data"

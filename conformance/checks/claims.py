@@ -91,8 +91,8 @@ def volumes_as_declared(
         if missing:
             problems.append(f"{label}: access modes {sorted(modes)} lack {sorted(missing)}")
         fs_type = _pv_fs_type(pv)
-        if fs_type is not None and fs_type != entry.fs_type.value:
-            problems.append(f"{label}: fs type {fs_type}, expected {entry.fs_type.value}")
+        if fs_type is not None and fs_type != entry.fs_type:
+            problems.append(f"{label}: fs type {fs_type}, expected {entry.fs_type}")
     return problems
 
 

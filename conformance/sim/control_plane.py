@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ from conformance.sim.runtimes.memory import InMemoryRuntime
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE = 3.0  # seconds for open requests when the API server stops
 STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
 INVENTORY_FILE = "inventory.yaml"
@@ -137,7 +139,14 @@ class SimCluster:
         self.api = api_server.ApiServer(store, self.creds.token, self.faults)
         self._admin_routes(self.api.app)
         self._runtime_routes(self.api)
-        self._runner = web.AppRunner(self.api.app, access_log=None, handler_cancellation=True)
+        # Requests still open at stop (an exec of a client that died) get a few seconds,
+        # not aiohttp's default minute: a dead run's simulator must go within 30 s.
+        self._runner = web.AppRunner(
+            self.api.app,
+            access_log=None,
+            handler_cancellation=True,
+            shutdown_timeout=SHUTDOWN_GRACE,
+        )
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
@@ -270,6 +279,7 @@ class SimCluster:
         self.inventory.write_text(header + yaml.safe_dump(inventory, sort_keys=False))
 
     async def stop(self) -> None:
+        started = time.monotonic()
         if self.api is not None:
             await self.api.stop()
         for task in self._tasks:
@@ -277,9 +287,11 @@ class SimCluster:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        log.info("controllers stopped (%.1fs)", time.monotonic() - started)
         if self._runner is not None:
             await self._runner.cleanup()
+        log.info("API server stopped (%.1fs)", time.monotonic() - started)
         close = getattr(self.runtime, "close", None)
         if close is not None:
             await close()
-        log.info("simulated cluster stopped")
+        log.info("simulated cluster stopped (%.1fs)", time.monotonic() - started)

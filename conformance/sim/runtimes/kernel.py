@@ -429,9 +429,13 @@ class KernelRuntime:
 
     async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
         uid = pod["metadata"]["uid"]
-        running = self.pods.pop(uid, None)
+        running = self.pods.get(uid)
         if running is not None:
+            # forgotten only once stopped: a stop cut short (the kubelet's worker cancelled
+            # when the simulator stops) leaves the pod for close() to stop, rather than its
+            # namespaces held open with the volume mounted in them
             await pods.stop_pod(running, grace_seconds)
+            self.pods.pop(uid, None)
             self._refresh_peers(running.spec.namespace, running.spec.subdomain)
         await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
 
@@ -513,23 +517,35 @@ class KernelRuntime:
     async def close(self) -> None:
         if self._ssh_drop is not None:
             self._ssh_drop.cancel()
-        for running in list(self.pods.values()):
-            with contextlib.suppress(Exception):
-                await pods.stop_pod(running, 0)
+        # All at once: a run killed by a CI timeout expects its simulator gone in seconds,
+        # and one by one the stops add up on a loaded machine.
+        running_pods = list(self.pods.values())
+        outcomes = await asyncio.gather(
+            *(pods.stop_pod(running, 0) for running in running_pods),
+            return_exceptions=True,
+        )
+        for running, outcome in zip(running_pods, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("stopping pod %s: %r", running.spec.name, outcome)
         self.pods.clear()
+        log.info("stopped %d pods", len(running_pods))
         for task in self._node_starts.values():
             if not task.done():
                 task.cancel()
-        for node in list(self.nodes.values()):
-            try:
-                await host.stop_node(node, grace=2)
-            except Exception:
-                log.exception("stopping node %s", node.name)
+        stopped = await asyncio.gather(
+            *(host.stop_node(node, grace=2) for node in self.nodes.values()),
+            return_exceptions=True,
+        )
+        for node, outcome in zip(list(self.nodes.values()), stopped, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("stopping node %s: %s", node.name, outcome)
         self.nodes.clear()
         self.attached.clear()
         for volume in list(self.volumes.values()):
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.to_thread(devices.delete_volume, volume)
+            except Exception as exc:
+                log.error("deleting volume %s: %s", volume.pv_name, exc)
         self.volumes.clear()
         for loop, _ in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
             run(["losetup", "-d", loop], check=False)
