@@ -20,7 +20,7 @@ from conformance.probes.checksum import (
     parse_checksum,
     write_payload_command,
 )
-from conformance.probes.common import MajorMinor, ProbeParseError
+from conformance.probes.common import MajorMinor, ProbeParseError, ProbeProblem, split_options
 from conformance.probes.findmnt import (
     FINDMNT,
     FINDMNT_DEVNUM,
@@ -44,9 +44,11 @@ from conformance.probes.lsscsi import (
     LSSCSI_PLAIN,
     LSSCSI_SIZE,
     LSSCSI_TRANSPORT,
+    LsscsiListing,
     ScsiDevice,
     find_scsi_device,
     parse_lsscsi,
+    read_lsscsi,
 )
 from conformance.probes.mount import MOUNT, MountLine, parse_mount
 from conformance.probes.mountinfo import (
@@ -77,11 +79,13 @@ __all__ = [
     "FindmntEntry",
     "HostEntry",
     "KubeletVolumePath",
+    "LsscsiListing",
     "MajorMinor",
     "MountInfo",
     "MountLine",
     "Payload",
     "ProbeParseError",
+    "ProbeProblem",
     "ScsiDevice",
     "checksum_command",
     "find_mount",
@@ -101,5 +105,7 @@ __all__ = [
     "parse_lsscsi",
     "parse_mount",
     "parse_mountinfo",
+    "read_lsscsi",
+    "split_options",
     "write_payload_command",
 ]
