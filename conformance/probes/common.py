@@ -30,6 +30,12 @@ def lines_of(text: str) -> Iterable[tuple[int, str]]:
 
 
 _MAJOR_MINOR = re.compile(r"^(\d+):(\d+)$")
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def unescape_octal(field_text: str) -> str:
+    r"""Undo the kernel's octal escapes (``\040`` space, ``\011`` tab, ``\012``, ``\134``)."""
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field_text)
 
 
 @dataclass(frozen=True, order=True)
