@@ -5,10 +5,14 @@ transports and a pod exec accept; ``sh -c`` scripts are built with :func:`shlex.
 plus a parser from the command's text to frozen dataclasses. Nothing here runs
 anything, and nothing here judges: the suites run the commands, and
 :mod:`conformance.checks` judges what the parsers read. Parsers raise
-:class:`ProbeParseError` naming the probe, the line number and the line.
+:class:`ProbeParseError` naming the probe, the line number and the line; lsscsi's reader
+is tolerant instead (one odd row is a :class:`ProbeProblem` beside the rows it read),
+because one unexpected device must not hide the disk behind a volume.
+:mod:`conformance.probes.kinds` names every reader for ``conformance probe parse``.
 
 The parsers are tested against real output of the real tools (``tests/data/``, each
-capture with its origin next to it).
+capture with its origin next to it; ``tests/data/real/`` holds outputs people captured
+on their own machines, each headed by its source).
 """
 
 from conformance.probes.checksum import (

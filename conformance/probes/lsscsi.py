@@ -57,6 +57,7 @@ _TRANSPORT = re.compile(
     r"|pcie(?: \S+)?|tcp|rdma|fc|loop|transport\?)$"
 )
 _NVME_MODEL = re.compile(r"^(?P<model>.*?)__(?P<nsid>\d+)$")
+_NVME_MODEL_SPACED = re.compile(r"^(?P<model>.*?)\s*__(?P<nsid>\d+)$")
 _MAJOR_MINOR = re.compile(r"^\[(?P<major>\d+):(?P<minor>\d+)\]$")
 _GLUED_MAJOR_MINOR = re.compile(r"^(?P<dev>[^\[]+)\[(?P<major>\d+):(?P<minor>\d+)\]$")
 _SIZE = re.compile(r"^\d+(?:\.\d+)?(?:[KMGTPEZ]i?B|B)?(?:,\d+)?$")
@@ -244,6 +245,10 @@ class _RowReader:
             return self.fail("no device column (a /dev path or '-')")
         identity = " ".join(rest[:index])
         tail = " " + " ".join(rest[index:])
+        nvme = _NVME_MODEL_SPACED.match(identity) if hctl.startswith("N:") else None
+        if nvme:  # an NVMe model is the only column, so it survives re-spacing
+            model, nsid = nvme.group("model"), int(nvme.group("nsid"))
+            return self._finish(hctl, dev_type, _Identity(tail=tail, model=model, namespace=nsid))
         if identity and _TRANSPORT.match(identity) and self.transport is not False:
             return self._finish(hctl, dev_type, _Identity(tail=tail, transport=identity))
         if identity:
