@@ -705,3 +705,33 @@ def test_multipath_failed_path_states() -> None:
         "offline",
         False,
     )
+
+
+def test_lsblk_inverse_tree_of_a_multipath_map() -> None:
+    # derived: no public `lsblk -J -s` of a NETAPP multipath map was found; this is the
+    # shape lsblk -s prints for one (a map over two iSCSI paths), with the NETAPP model
+    # and revision of trident-677 and the numbers of an sdb/sdc pair
+    document = json.dumps(
+        {
+            "blockdevices": [
+                {
+                    "name": "mpatha",
+                    "kname": "dm-0",
+                    "maj:min": "253:0",
+                    "type": "mpath",
+                    "children": [
+                        {"name": n, "maj:min": mm, "type": "disk", "vendor": "NETAPP  ",
+                         "model": "LUN C-Mode      ", "tran": "iscsi", "hctl": h}
+                        for n, mm, h in (("sdb", "8:16", "2:0:0:1"), ("sdc", "8:32", "3:0:0:1"))
+                    ],
+                }
+            ]
+        }
+    )  # fmt: skip
+    devices = probes.parse_lsblk(document)
+    paths = probes.underlying_devices(devices, MajorMinor(253, 0), inverse=True)
+    assert [(p.name, p.major_minor, p.vendor, p.model, p.transport) for p in paths] == [
+        ("sdb", MajorMinor(8, 16), "NETAPP", "LUN C-Mode", "iscsi"),
+        ("sdc", MajorMinor(8, 32), "NETAPP", "LUN C-Mode", "iscsi"),
+    ]
+    assert probes.underlying_devices(devices, MajorMinor(253, 0)) == []  # not the default tree
