@@ -68,6 +68,72 @@ def _convert_petset(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _split_header(text: str) -> tuple[str, int]:
+    """A stored capture's body and how many header lines came before it.
+
+    Captures under tests/data/real/ start with ``# source: ...`` lines ending at
+    ``# ---``; text without that block (what a node printed, pasted) is all body.
+    """
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[0].startswith("# "):
+        return text, 0
+    for index, line in enumerate(lines):
+        if line.rstrip("\r\n") == "# ---":
+            return "".join(lines[index + 1 :]), index + 1
+        if not line.startswith("#"):
+            break
+    return text, 0
+
+
+def _probe_parse(args: argparse.Namespace) -> int:
+    from conformance.probes import ProbeParseError
+    from conformance.probes.kinds import KINDS, to_jsonable
+
+    kind = args.kind
+    file = args.file or "-"
+    source = "<stdin>" if file == "-" else file
+    prefix = f"conformance probe parse: {source}"
+    try:
+        raw = sys.stdin.read() if file == "-" else Path(file).read_text("utf-8")
+    except FileNotFoundError:
+        print(f"{prefix}: no such file", file=sys.stderr)
+        return EXIT_INVALID
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"{prefix}: cannot read: {reason}", file=sys.stderr)
+        return EXIT_INVALID
+    body, offset = _split_header(raw)
+
+    def where(line_no: int | None) -> str:
+        return f"{prefix}: line {line_no + offset}" if line_no is not None else prefix
+
+    try:
+        reading = KINDS[kind].read(body)
+    except ProbeParseError as exc:
+        shown = f": {exc.line!r}" if exc.line is not None else ""
+        print(f"{where(exc.line_no)}: {exc.reason}{shown}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as exc:  # a reader's bug must still give one line, not a traceback
+        print(f"{prefix}: cannot read as {kind}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if reading.problems and (args.strict or not reading.items):
+        first = reading.problems[0]
+        more = len(reading.problems) - 1
+        tail = f" ({more} more line{'s' * (more != 1)} not read)" if more else ""
+        print(f"{where(first.line_no)}: {first.reason}: {first.line!r}{tail}", file=sys.stderr)
+        return EXIT_INVALID
+    document = {
+        "kind": kind,
+        reading.key: to_jsonable(reading.items),
+        "problems": [
+            {"line": p.line_no + offset, "text": p.line, "problem": p.reason}
+            for p in reading.problems
+        ],
+    }
+    print(json.dumps(document, indent=2))
+    return EXIT_OK
+
+
 def _unavailable(name: str, exc: ImportError) -> Any:
     def handler(args: argparse.Namespace) -> int:
         print(
@@ -101,6 +167,29 @@ def build_parser() -> argparse.ArgumentParser:
             broken = commands.add_parser(entry.name, help=f"(unavailable: {exc})")
             broken.set_defaults(handler=_unavailable(entry.name, exc))
 
+    probe = commands.add_parser("probe", help="read a tool's captured output as the harness does")
+    probe_commands = probe.add_subparsers(dest="probe_command", metavar="ACTION", required=True)
+    from conformance.probes.kinds import KINDS
+
+    parse = probe_commands.add_parser(
+        "parse",
+        help="print, as JSON, what the harness reads from a captured output",
+        description="Read what a node printed (lsscsi, lsblk -J, mountinfo, ...) the way the "
+        "harness does and print it as JSON. Exit 1 with one line naming the line and the "
+        "problem when the text cannot be read. Kinds: "
+        + "; ".join(f"{k.name}: {k.summary}" for k in KINDS.values()),
+    )
+    parse.add_argument("kind", choices=sorted(KINDS), metavar="KIND", help="the tool's output")
+    parse.add_argument(
+        "file", nargs="?", default=None, metavar="FILE", help="the capture, - for stdin (default)"
+    )
+    parse.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on the first line read only in part (lsscsi tolerates odd rows)",
+    )
+    parse.set_defaults(handler=_probe_parse)
+
     convert = commands.add_parser(
         "convert-petset", help="convert legacy PetSet manifests (apps/v1alpha1) to apps/v1"
     )
@@ -111,7 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    # argparse leaves FILE unparsed when a flag sits between it and KIND
+    # ("probe parse lsscsi --strict FILE"): take it back
+    if args.handler is _probe_parse and args.file is None and len(extras) == 1:
+        args.file = extras.pop()
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:

@@ -5,10 +5,14 @@ transports and a pod exec accept; ``sh -c`` scripts are built with :func:`shlex.
 plus a parser from the command's text to frozen dataclasses. Nothing here runs
 anything, and nothing here judges: the suites run the commands, and
 :mod:`conformance.checks` judges what the parsers read. Parsers raise
-:class:`ProbeParseError` naming the probe, the line number and the line.
+:class:`ProbeParseError` naming the probe, the line number and the line; lsscsi's reader
+is tolerant instead (one odd row is a :class:`ProbeProblem` beside the rows it read),
+because one unexpected device must not hide the disk behind a volume.
+:mod:`conformance.probes.kinds` names every reader for ``conformance probe parse``.
 
 The parsers are tested against real output of the real tools (``tests/data/``, each
-capture with its origin next to it).
+capture with its origin next to it; ``tests/data/real/`` holds outputs people captured
+on their own machines, each headed by its source).
 """
 
 from conformance.probes.checksum import (
@@ -20,7 +24,7 @@ from conformance.probes.checksum import (
     parse_checksum,
     write_payload_command,
 )
-from conformance.probes.common import MajorMinor, ProbeParseError
+from conformance.probes.common import MajorMinor, ProbeParseError, ProbeProblem, split_options
 from conformance.probes.findmnt import (
     FINDMNT,
     FINDMNT_DEVNUM,
@@ -39,14 +43,25 @@ from conformance.probes.kubelet_paths import (
     match_kubelet_mount,
     parse_kubelet_volume_path,
 )
+from conformance.probes.lsblk import (
+    LSBLK,
+    BlockDevice,
+    find_block_devices,
+    lsblk_command,
+    parse_lsblk,
+    underlying_devices,
+    walk_block_devices,
+)
 from conformance.probes.lsscsi import (
     LSSCSI,
     LSSCSI_PLAIN,
     LSSCSI_SIZE,
     LSSCSI_TRANSPORT,
+    LsscsiListing,
     ScsiDevice,
     find_scsi_device,
     parse_lsscsi,
+    read_lsscsi,
 )
 from conformance.probes.mount import MOUNT, MountLine, parse_mount
 from conformance.probes.mountinfo import (
@@ -57,6 +72,14 @@ from conformance.probes.mountinfo import (
     mount_containing,
     parse_mountinfo,
 )
+from conformance.probes.multipath import (
+    MULTIPATH,
+    MultipathMap,
+    MultipathPath,
+    PathGroup,
+    parse_multipath,
+)
+from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
@@ -66,6 +89,7 @@ __all__ = [
     "HOSTNAME",
     "HOSTNAME_PROC",
     "KUBELET_ROOT",
+    "LSBLK",
     "LSSCSI",
     "LSSCSI_PLAIN",
     "LSSCSI_SIZE",
@@ -73,17 +97,27 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MOUNT",
     "MOUNTINFO",
+    "MULTIPATH",
+    "PROC_MOUNTS",
+    "BlockDevice",
     "Checksum",
     "FindmntEntry",
     "HostEntry",
     "KubeletVolumePath",
+    "LsscsiListing",
     "MajorMinor",
+    "MountEntry",
     "MountInfo",
     "MountLine",
+    "MultipathMap",
+    "MultipathPath",
+    "PathGroup",
     "Payload",
     "ProbeParseError",
+    "ProbeProblem",
     "ScsiDevice",
     "checksum_command",
+    "find_block_devices",
     "find_mount",
     "find_scsi_device",
     "findmnt_command",
@@ -91,6 +125,7 @@ __all__ = [
     "is_read_write",
     "kubelet_volume_mounts",
     "kubelet_volume_path",
+    "lsblk_command",
     "match_kubelet_mount",
     "mount_containing",
     "parse_checksum",
@@ -98,8 +133,15 @@ __all__ = [
     "parse_getent_hosts",
     "parse_hostname",
     "parse_kubelet_volume_path",
+    "parse_lsblk",
     "parse_lsscsi",
     "parse_mount",
     "parse_mountinfo",
+    "parse_multipath",
+    "parse_proc_mounts",
+    "read_lsscsi",
+    "split_options",
+    "underlying_devices",
+    "walk_block_devices",
     "write_payload_command",
 ]

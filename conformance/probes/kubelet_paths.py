@@ -77,11 +77,17 @@ def kubelet_volume_mounts(mounts: Iterable[MountInfo]) -> list[tuple[KubeletVolu
 def match_kubelet_mount(
     mounts: Iterable[MountInfo], pod_uid: str, pv_name: str
 ) -> MountInfo | None:
-    """The node's mount of ``pv_name`` for pod ``pod_uid`` (CSI, flexvolume or in-tree)."""
-    return visible(
-        [
-            m
-            for p, m in kubelet_volume_mounts(mounts)
-            if (p.pod_uid, p.pv_name) == (pod_uid, pv_name)
-        ]
-    )
+    """The node's mount of ``pv_name`` for pod ``pod_uid`` (CSI, flexvolume or in-tree).
+
+    A view that holds the host's root under a prefix (a CSI node plugin's
+    ``/host/var/lib/kubelet/...``, seen in a real ceph-csi capture) shows the same mount
+    twice; the copy under the prefixed root is left out for the node's own.
+    """
+    matches = [
+        (p, m)
+        for p, m in kubelet_volume_mounts(mounts)
+        if (p.pod_uid, p.pv_name) == (pod_uid, pv_name)
+    ]
+    roots = {p.root for p, _ in matches}
+    prefixed = {r for r in roots if any(r != o and r.endswith(o) for o in roots)}
+    return visible([m for p, m in matches if p.root not in prefixed])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conformance.probes.common import ProbeParseError, lines_of
+from conformance.probes.common import ProbeParseError, lines_of, split_options
 
 MOUNT = ("mount",)
 
@@ -29,6 +29,8 @@ class MountLine:
 def parse_mount(text: str) -> list[MountLine]:
     """Parse ``mount`` output (util-linux and busybox: ``SRC on TARGET type FS (OPTS)``).
 
+    Options are split at commas outside double quotes: SELinux labels hold commas
+    (``context="system_u:object_r:container_file_t:s0:c14,c22"`` is one option).
     Paths are printed as they are: util-linux shows a tab or newline in a name as ``?``,
     busybox prints it raw (a newline then breaks the line, which fails to parse). Use
     /proc/self/mountinfo (:func:`parse_mountinfo`) when names matter.
@@ -48,7 +50,7 @@ def parse_mount(text: str) -> list[MountLine]:
                 source=m.group("source"),
                 target=m.group("target"),
                 fs_type=m.group("fstype"),
-                options=tuple(o for o in m.group("options").split(",") if o),
+                options=split_options(m.group("options")),
                 label=m.group("label"),
             )
         )

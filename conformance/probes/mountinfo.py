@@ -8,16 +8,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from conformance.probes.common import MajorMinor, ProbeParseError, lines_of
+from conformance.probes.common import MajorMinor, ProbeParseError, lines_of, unescape_octal
 
 MOUNTINFO = ("cat", "/proc/self/mountinfo")
 
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape(field_text: str) -> str:
-    r"""Undo the kernel's octal escapes (``\040`` space, ``\011`` tab, ``\012``, ``\134``)."""
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field_text)
+# an nsfs bind mount (/run/snapd/ns/lxd.mnt, /run/netns/x) shows the namespace, not a path,
+# as its root: "662 644 0:4 mnt:[4026532136] /run/snapd/ns/lxd.mnt rw - nsfs nsfs rw"
+_NAMESPACE_ROOT = re.compile(r"^[a-z_]+:\[\d+\]$")
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,8 @@ class MountInfo:
     mount_id: int
     parent_id: int
     major_minor: MajorMinor
-    root: str  # the directory of the filesystem mounted here ("/" unless a bind of a subdir)
+    root: str  # the directory of the filesystem mounted here ("/" unless a bind of a subdir;
+    # "mnt:[4026532136]" for an nsfs mount of a namespace)
     mount_point: str
     options: tuple[str, ...]  # per-mount options: rw/ro, relatime, nosuid, ...
     optional_fields: tuple[str, ...]  # shared:N, master:N, propagate_from:N, unbindable
@@ -66,9 +64,10 @@ def _mountinfo_line(number: int, line: str) -> MountInfo:
         major_minor = MajorMinor.parse(fields[2])
     except ValueError:
         raise fail(f"field 3 {fields[2]!r} is not major:minor") from None
-    for index, name in ((3, "root"), (4, "mount point")):
-        if not fields[index].startswith("/"):
-            raise fail(f"the {name} {fields[index]!r} is not an absolute path")
+    if not fields[3].startswith("/") and not _NAMESPACE_ROOT.match(fields[3]):
+        raise fail(f"the root {fields[3]!r} is neither an absolute path nor a namespace")
+    if not fields[4].startswith("/"):
+        raise fail(f"the mount point {fields[4]!r} is not an absolute path")
     fs_type, source, super_options = fields[separator + 1 :]
     if not fs_type:
         raise fail("empty filesystem type")
@@ -76,13 +75,13 @@ def _mountinfo_line(number: int, line: str) -> MountInfo:
         mount_id=mount_id,
         parent_id=parent_id,
         major_minor=major_minor,
-        root=_unescape(fields[3]),
-        mount_point=_unescape(fields[4]),
-        options=tuple(_unescape(o) for o in fields[5].split(",") if o),
+        root=unescape_octal(fields[3]),
+        mount_point=unescape_octal(fields[4]),
+        options=tuple(unescape_octal(o) for o in fields[5].split(",") if o),
         optional_fields=tuple(fields[6:separator]),
-        fs_type=_unescape(fs_type),
-        source=_unescape(source),
-        super_options=tuple(_unescape(o) for o in super_options.split(",") if o),
+        fs_type=unescape_octal(fs_type),
+        source=unescape_octal(source),
+        super_options=tuple(unescape_octal(o) for o in super_options.split(",") if o),
     )
 
 
