@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from conformance import evidence, probes
 from conformance.deployments import Deployment
+from conformance.inventory import KUBELET_ROOTS, Nodes
 from conformance.nodes.pool import NodeShells
 
 
@@ -31,10 +32,20 @@ class VolumeViews:
     node_mounts: tuple[probes.MountInfo, ...] | None = None
     container_mounts: tuple[probes.MountInfo, ...] | None = None
     container_error: str = ""  # why the container's mounts could not be read
+    kubelet_roots: tuple[str, ...] = (probes.KUBELET_ROOT,)  # where the kubelet may keep pods
+
+    @property
+    def kubelet_mounts(self) -> list[probes.MountInfo]:
+        """Every mount at this pod's exact kubelet path of the volume (one, normally)."""
+        return probes.kubelet_mounts_of(
+            self.node_mounts or (), self.pod_uid, self.pv, roots=self.kubelet_roots
+        )
 
     @property
     def kubelet_mount(self) -> probes.MountInfo | None:
-        return probes.match_kubelet_mount(self.node_mounts or (), self.pod_uid, self.pv)
+        """The kubelet's mount of the volume; None when there is none or it is ambiguous."""
+        found = self.kubelet_mounts
+        return found[0] if len(found) == 1 else None
 
     @property
     def container_mount(self) -> probes.MountInfo | None:
@@ -79,6 +90,12 @@ class VolumeViews:
                 ),
             ]
         )
+
+
+def kubelet_roots(nodes: Nodes) -> tuple[str, ...]:
+    """The kubelet root the inventory names, else the usual places (microk8s, older k3s,
+    RKE on RancherOS move it)."""
+    return (nodes.kubelet_root,) if nodes.kubelet_root else KUBELET_ROOTS
 
 
 def node_mounts(shells: NodeShells, node: str) -> tuple[probes.MountInfo, ...]:
@@ -129,6 +146,7 @@ def volume_views(
         node_mounts=mounts,
         container_mounts=in_container,
         container_error=error,
+        kubelet_roots=kubelet_roots(dep.inventory.nodes),
     )
     evidence.attach_text(f"{name}: the views of {pv}", views.describe())
     return views

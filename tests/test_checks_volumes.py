@@ -101,7 +101,8 @@ def test_the_kubelet_path_not_mounted_names_what_the_node_has() -> None:
     seen = views(pod_uid="0000-new-uid")
     assert checks.kubelet_mount(seen, fs_type=None) == [
         "web-0 on node-1: the kubelet path of pv-datera-0 for pod 0000-new-uid "
-        "(.../pods/0000-new-uid/volumes/<plugin-dir>/pv-datera-0[/mount]) is not mounted on the "
+        "(/var/lib/kubelet/pods/0000-new-uid/volumes/<plugin-dir>/pv-datera-0[/mount]) is not "
+        "mounted on the "
         f"node; the node has pv-datera-0 of pod {FLEX_UID} at {FLEX_PATH}"
     ]
     # the container's device is still looked up in lsscsi
@@ -154,3 +155,48 @@ def test_kubelet_mounts_of_a_deleted_pod_are_named() -> None:
         f"web-0 is gone but its kubelet mount {FLEX_PATH} remains on n1"
     ]
     assert checks.kubelet_mounts_gone(mounts, pod="web-9", pod_uid="other", node="n1") == []
+
+
+CEPH_UID = "840d1682-cd65-11e8-9fba-deadbeef0100"
+CEPH_PV = "pvc-8017a31e-cd65-11e8-9fba-deadbeef0100"
+
+
+def ceph_csi_views(roots: tuple[str, ...]) -> VolumeViews:
+    """A real ceph-csi node plugin's view: the kubelet's mount, and again under /host."""
+    text = capture("real/mountinfo/ceph-csi-86-rbdplugin-host-duplicate.txt")
+    body = text.split("# ---\n", 1)[1]
+    return VolumeViews(
+        pod="web-0",
+        pod_uid=CEPH_UID,
+        node="node-1",
+        claim="data-web-0",
+        pv=CEPH_PV,
+        mount_path="/data",
+        node_mounts=tuple(probes.parse_mountinfo(body)),
+        kubelet_roots=roots,
+    )
+
+
+def test_the_kubelet_path_is_matched_exactly_never_a_prefix() -> None:
+    seen = ceph_csi_views(("/var/lib/kubelet",))
+    assert checks.kubelet_mount(seen, fs_type="ext4") == []
+    assert seen.kubelet_mount is not None
+    assert seen.kubelet_mount.mount_point.startswith("/var/lib/kubelet/pods/")
+
+
+def test_two_kubelet_paths_for_one_volume_are_reported_not_guessed() -> None:
+    (problem,) = checks.kubelet_mount(
+        ceph_csi_views(("/var/lib/kubelet", "/host/var/lib/kubelet")), fs_type="ext4"
+    )
+    assert problem.startswith(
+        f"web-0 on node-1: {CEPH_PV} of pod {CEPH_UID} is mounted at 2 kubelet paths, so which "
+        "one is the kubelet's cannot be told: "
+    )
+    assert "(set nodes.kubelet_root to the kubelet's --root-dir)" in problem
+
+
+def test_a_relocated_kubelet_root_is_looked_for_where_the_inventory_says() -> None:
+    seen = ceph_csi_views(("/var/snap/microk8s/common/var/lib/kubelet",))
+    (problem,) = checks.kubelet_mount(seen, fs_type=None)
+    assert "(/var/snap/microk8s/common/var/lib/kubelet/pods/" in problem
+    assert "is not mounted on the node" in problem

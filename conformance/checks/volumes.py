@@ -28,12 +28,20 @@ def _kubelet_hints(views: VolumeViews) -> str:
 def kubelet_mount(views: VolumeViews, *, fs_type: str | None) -> list[str]:
     """The kubelet mounted the pod's volume at its path on the node, with the fs type."""
     where = f"{views.pod} on {views.node}"
+    candidates = views.kubelet_mounts
+    if len(candidates) > 1:
+        listed = "; ".join(m.describe() for m in candidates)
+        return [
+            f"{where}: {views.pv} of pod {views.pod_uid} is mounted at {len(candidates)} kubelet "
+            f"paths, so which one is the kubelet's cannot be told: {listed} (set "
+            "nodes.kubelet_root to the kubelet's --root-dir)"
+        ]
     kubelet = views.kubelet_mount
     if kubelet is None:
         return [
             f"{where}: the kubelet path of {views.pv} for pod {views.pod_uid} "
-            f"(.../pods/{views.pod_uid}/volumes/<plugin-dir>/{views.pv}[/mount]) is not "
-            f"mounted on the node{_kubelet_hints(views)}"
+            f"({' or '.join(views.kubelet_roots)}/pods/{views.pod_uid}/volumes/<plugin-dir>/"
+            f"{views.pv}[/mount]) is not mounted on the node{_kubelet_hints(views)}"
         ]
     if fs_type is not None and kubelet.fs_type != fs_type:
         return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from conformance.probes.mountinfo import MountInfo, visible
@@ -74,20 +74,35 @@ def kubelet_volume_mounts(mounts: Iterable[MountInfo]) -> list[tuple[KubeletVolu
     return found
 
 
-def match_kubelet_mount(
-    mounts: Iterable[MountInfo], pod_uid: str, pv_name: str
-) -> MountInfo | None:
-    """The node's mount of ``pv_name`` for pod ``pod_uid`` (CSI, flexvolume or in-tree).
+def kubelet_mounts_of(
+    mounts: Iterable[MountInfo],
+    pod_uid: str,
+    pv_name: str,
+    *,
+    roots: Sequence[str] = (KUBELET_ROOT,),
+) -> list[MountInfo]:
+    """The mounts of ``pv_name`` for pod ``pod_uid`` at exactly
+    ``<root>/pods/<uid>/volumes/<plugin-dir>/<pv>[/mount]`` for one of ``roots``: the top
+    one per path. Never a prefix: a CSI node plugin's view holds the same mounts again
+    under ``/host/var/lib/kubelet/...`` (a real ceph-csi capture), which is not the
+    kubelet's. More than one means the caller cannot tell which is the volume."""
+    wanted = {root.rstrip("/") for root in roots}
+    by_path: dict[str, list[MountInfo]] = {}
+    for parsed, mount in kubelet_volume_mounts(mounts):
+        if (parsed.pod_uid, parsed.pv_name) == (pod_uid, pv_name) and parsed.root in wanted:
+            by_path.setdefault(mount.mount_point, []).append(mount)
+    found = [visible(stacked) for stacked in by_path.values()]
+    return [mount for mount in found if mount is not None]
 
-    A view that holds the host's root under a prefix (a CSI node plugin's
-    ``/host/var/lib/kubelet/...``, seen in a real ceph-csi capture) shows the same mount
-    twice; the copy under the prefixed root is left out for the node's own.
-    """
-    matches = [
-        (p, m)
-        for p, m in kubelet_volume_mounts(mounts)
-        if (p.pod_uid, p.pv_name) == (pod_uid, pv_name)
-    ]
-    roots = {p.root for p, _ in matches}
-    prefixed = {r for r in roots if any(r != o and r.endswith(o) for o in roots)}
-    return visible([m for p, m in matches if p.root not in prefixed])
+
+def match_kubelet_mount(
+    mounts: Iterable[MountInfo],
+    pod_uid: str,
+    pv_name: str,
+    *,
+    roots: Sequence[str] = (KUBELET_ROOT,),
+) -> MountInfo | None:
+    """The node's one mount of ``pv_name`` for pod ``pod_uid`` (CSI, flexvolume or
+    in-tree) under ``roots``; None when there is none or more than one."""
+    found = kubelet_mounts_of(mounts, pod_uid, pv_name, roots=roots)
+    return found[0] if len(found) == 1 else None
