@@ -8,6 +8,7 @@ does, so a suite test reads: act, observe, then ``fail_on(checks.X(facts))``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from conformance import evidence, probes
 from conformance.deployments import Deployment
@@ -152,6 +153,95 @@ def volume_views(
     return views
 
 
+# --- the device stack under a volume ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceStack:
+    """The device a volume is mounted from, and what it sits on down to the hardware:
+    lsblk's inverse tree (``-s``: a multipath map's children are its paths) and sysfs."""
+
+    pod: str
+    node: str
+    pv: str
+    volume_handle: str | None
+    device: probes.BlockDevice | None  # the mounted device; children: what it sits on
+    sysfs: probes.SysfsAttributes
+    error: str = ""  # why the stack could not be read
+
+    def layers(self) -> list[tuple[probes.BlockDevice, int]]:
+        """Every device of the stack with its depth (0: the mounted one)."""
+        found: list[tuple[probes.BlockDevice, int]] = []
+
+        def walk(device: probes.BlockDevice, depth: int) -> None:
+            found.append((device, depth))
+            for child in device.children:
+                walk(child, depth + 1)
+
+        if self.device is not None:
+            walk(self.device, 0)
+        return found
+
+    def describe(self) -> str:
+        if self.device is None:
+            return f"{self.pv} on {self.node}: {self.error or 'no device'}"
+        lines = []
+        for device, depth in self.layers():
+            identity = " ".join(
+                part
+                for part in (
+                    device.vendor,
+                    device.model,
+                    device.transport,
+                    device.hctl and f"[{device.hctl}]",
+                    device.serial and f"serial {device.serial}",
+                    device.column("state"),
+                )
+                if part
+            )
+            lines.append(f"{'  ' * depth}{device.describe()} {identity}".rstrip())
+        return "\n".join(lines)
+
+
+def device_stack(shells: NodeShells, views: VolumeViews, volume: Any) -> DeviceStack:
+    """Resolve, on the pod's node, the stack under the device the kubelet mounted."""
+    handle = volume.spec.csi.volume_handle if volume is not None and volume.spec.csi else None
+    mount = views.kubelet_mount
+    if mount is None:
+        return DeviceStack(
+            views.pod,
+            views.node,
+            views.pv,
+            handle,
+            None,
+            probes.SysfsAttributes({}),
+            "the kubelet has not mounted it",
+        )
+    with evidence.step(f"resolve the device stack of {views.pv} on {views.node}"):
+        listed = shells.run(
+            views.node, probes.lsblk_command(inverse=True, columns=probes.STACK_COLUMNS)
+        ).check()
+        found = probes.find_block_devices(probes.parse_lsblk(listed.stdout), mount.major_minor)
+        if not found:
+            return DeviceStack(
+                views.pod,
+                views.node,
+                views.pv,
+                handle,
+                None,
+                probes.SysfsAttributes({}),
+                f"lsblk lists no device {mount.major_minor} ({mount.source})",
+            )
+        device = found[0]
+        numbers = [d.major_minor for d, _ in probes.walk_block_devices([device]) if d.major_minor]
+        read = shells.run(views.node, probes.sysfs_command(numbers)).check()
+        stack = DeviceStack(
+            views.pod, views.node, views.pv, handle, device, probes.parse_sysfs(read.stdout)
+        )
+    evidence.attach_text(f"{views.pod}: the device stack of {views.pv}", stack.describe())
+    return stack
+
+
 # --- data ----------------------------------------------------------------------------------
 
 
@@ -221,11 +311,13 @@ def resolve(dep: Deployment, from_pod: str, target: str) -> Lookup:
 
 
 __all__ = [
+    "DeviceStack",
     "Hostname",
     "Lookup",
     "ReadBack",
     "VolumeViews",
     "Written",
+    "device_stack",
     "hostname",
     "node_mounts",
     "read_back",

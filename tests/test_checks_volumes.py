@@ -200,3 +200,53 @@ def test_a_relocated_kubelet_root_is_looked_for_where_the_inventory_says() -> No
     (problem,) = checks.kubelet_mount(seen, fs_type=None)
     assert "(/var/snap/microk8s/common/var/lib/kubelet/pods/" in problem
     assert "is not mounted on the node" in problem
+
+
+def mountinfo_from_mount(text: str) -> tuple[probes.MountInfo, ...]:
+    """`mount` lines as mountinfo, each distinct source given its own device number (a
+    derivation: `mount` prints no major:minor, but one source is one device)."""
+    numbers: dict[str, probes.MajorMinor] = {}
+    found = []
+    for n, line in enumerate(probes.parse_mount(text), start=1):
+        number = numbers.setdefault(line.source, probes.MajorMinor(253, len(numbers)))
+        found.append(
+            probes.MountInfo(
+                mount_id=n,
+                parent_id=0,
+                major_minor=number,
+                root="/",
+                mount_point=line.target,
+                options=line.options,
+                fs_type=line.fs_type,
+                source=line.source,
+                super_options=(),
+                optional_fields=(),
+            )
+        )
+    return tuple(found)
+
+
+def test_a_claim_that_is_a_directory_on_the_nodes_disk_is_caught() -> None:
+    """democratic-csi#237: the pod's /pvc is on the node's root LV, like its /etc/hosts."""
+    text = capture("real/mount/democratic-csi-237-pvc-on-host-disk.txt").split("# ---\n", 1)[1]
+    container = mountinfo_from_mount(text)
+    seen = VolumeViews(
+        pod="pvc-test",
+        pod_uid="u",
+        node="microk8s",
+        claim="data",
+        pv="pvc-1",
+        mount_path="/pvc",
+        container_mounts=container,
+    )
+    assert checks.container_mount(seen, fs_type="ext4", writable=True) == []  # looks fine
+    assert checks.not_on_the_nodes_own_disk(seen) == [
+        "pvc-test on microk8s: pvc-1 is mounted from 253:7 (/dev/mapper/ubuntu--vg-ubuntu--lv), "
+        "the device that holds the container's /etc/hosts (253:7 ext4 "
+        "/dev/mapper/ubuntu--vg-ubuntu--lv at /etc/hosts (rw,relatime)): it is a directory on "
+        "the node's disk, not a volume of its own"
+    ]
+
+
+def test_a_volume_on_a_device_of_its_own_passes_the_guard() -> None:
+    assert checks.not_on_the_nodes_own_disk(views()) == []

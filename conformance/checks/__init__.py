@@ -20,10 +20,12 @@ from conformance.checks.claims import (
 from conformance.checks.data import payload_intact, written
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.stack import device_stack
 from conformance.checks.volumes import (
     container_mount,
     kubelet_mount,
     kubelet_mounts_gone,
+    not_on_the_nodes_own_disk,
     scsi_disk,
 )
 
@@ -42,11 +44,13 @@ __all__ = [
     "container_mount",
     "created_in_order",
     "deleted_highest_first",
+    "device_stack",
     "fail_on",
     "hostname_is",
     "kept_claim_and_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
+    "not_on_the_nodes_own_disk",
     "payload_intact",
     "pods_mount_their_claims",
     "pods_ready",

@@ -133,3 +133,33 @@ def kubelet_mounts_gone(
         for path, m in probes.kubelet_volume_mounts(node_mounts)
         if path.pod_uid == pod_uid
     ]
+
+
+def not_on_the_nodes_own_disk(views: VolumeViews) -> list[str]:
+    """The volume is not the device, nor a directory of the device, that holds the node's
+    root, the kubelet root, or the container's /etc/hosts: a "volume" that is a directory
+    on the node's disk is a real driver bug, and equal device numbers in node and
+    container do not catch it."""
+    where = f"{views.pod} on {views.node}"
+    volume = views.kubelet_mount or views.container_mount
+    if volume is None:
+        return [f"{where}: {views.pv} is mounted neither by the kubelet nor in the container"]
+    node = views.node_mounts or ()
+    kubelet_path = probes.parse_kubelet_volume_path(volume.mount_point)
+    kubelet_root = kubelet_path.root if kubelet_path is not None else views.kubelet_roots[0]
+    holders = (
+        ("the node's root filesystem /", probes.find_mount(node, "/")),
+        (f"the kubelet root {kubelet_root}", probes.mount_containing(node, kubelet_root)),
+        (
+            "the container's /etc/hosts",
+            probes.find_mount(views.container_mounts or (), "/etc/hosts"),
+        ),
+    )
+    part = f"directory {volume.root} of " if volume.root not in ("/", "") else ""
+    return [
+        f"{where}: {views.pv} is mounted from {part}{volume.major_minor} ({volume.source}), "
+        f"the device that holds {what} ({holder.describe()}): it is a directory on the "
+        "node's disk, not a volume of its own"
+        for what, holder in holders
+        if holder is not None and holder.major_minor == volume.major_minor
+    ]

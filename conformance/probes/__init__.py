@@ -46,6 +46,7 @@ from conformance.probes.kubelet_paths import (
 )
 from conformance.probes.lsblk import (
     LSBLK,
+    STACK_COLUMNS,
     BlockDevice,
     find_block_devices,
     lsblk_command,
@@ -81,6 +82,7 @@ from conformance.probes.multipath import (
     parse_multipath,
 )
 from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
+from conformance.probes.sysfs import SysfsAttributes, parse_sysfs, sysfs_command
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
@@ -100,6 +102,7 @@ __all__ = [
     "MOUNTINFO",
     "MULTIPATH",
     "PROC_MOUNTS",
+    "STACK_COLUMNS",
     "BlockDevice",
     "Checksum",
     "FindmntEntry",
@@ -117,6 +120,7 @@ __all__ = [
     "ProbeParseError",
     "ProbeProblem",
     "ScsiDevice",
+    "SysfsAttributes",
     "checksum_command",
     "find_block_devices",
     "find_mount",
@@ -141,8 +145,10 @@ __all__ = [
     "parse_mountinfo",
     "parse_multipath",
     "parse_proc_mounts",
+    "parse_sysfs",
     "read_lsscsi",
     "split_options",
+    "sysfs_command",
     "underlying_devices",
     "walk_block_devices",
     "write_payload_command",

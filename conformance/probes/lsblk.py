@@ -32,10 +32,16 @@ LSBLK_COLUMNS = (
     "NAME,KNAME,PATH,MAJ:MIN,TYPE,SIZE,VENDOR,MODEL,SERIAL,WWN,TRAN,HCTL,FSTYPE,MOUNTPOINT"
 )
 LSBLK = ("lsblk", "-J", "-b", "-o", LSBLK_COLUMNS)
+# the device stack under a volume: what each layer is, and each path's state (running)
+STACK_COLUMNS = LSBLK_COLUMNS + ",REV,STATE"
 
 
 def lsblk_command(
-    device: str | None = None, *, inverse: bool = False, pairs: bool = False
+    device: str | None = None,
+    *,
+    inverse: bool = False,
+    pairs: bool = False,
+    columns: str = LSBLK_COLUMNS,
 ) -> tuple[str, ...]:
     """``lsblk -J -b -o ... [-s] [DEVICE]``.
 
@@ -46,9 +52,9 @@ def lsblk_command(
     if device is not None and not device.startswith("/dev/"):
         raise ValueError(f"lsblk takes a device node, not {device!r}")
     if pairs:
-        command: tuple[str, ...] = ("lsblk", "-P", "-b", "-o", LSBLK_COLUMNS + ",PKNAME")
+        command: tuple[str, ...] = ("lsblk", "-P", "-b", "-o", columns + ",PKNAME")
     else:
-        command = LSBLK
+        command = ("lsblk", "-J", "-b", "-o", columns)
     if inverse:
         command = (*command, "-s")
     return command if device is None else (*command, device)
@@ -75,6 +81,10 @@ class BlockDevice:
     mountpoints: tuple[str, ...] = ()
     children: tuple[BlockDevice, ...] = ()  # holders; with -s, what it sits on
     extra: tuple[tuple[str, str], ...] = ()  # every other column, as printed
+
+    def column(self, name: str) -> str | None:
+        """A column kept in ``extra`` (``rev``, ``state``, ...), by its lsblk name."""
+        return dict(self.extra).get(name.lower())
 
     def describe(self) -> str:
         """``mpatha (253:0, mpath)`` (what the messages quote)."""
