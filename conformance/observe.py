@@ -220,7 +220,17 @@ def device_stack(shells: NodeShells, views: VolumeViews, volume: Any) -> DeviceS
     with evidence.step(f"resolve the device stack of {views.pv} on {views.node}"):
         listed = shells.run(
             views.node, probes.lsblk_command(inverse=True, columns=probes.STACK_COLUMNS)
-        ).check()
+        )
+        if not listed.ok:
+            return DeviceStack(
+                views.pod,
+                views.node,
+                views.pv,
+                handle,
+                None,
+                probes.SysfsAttributes({}),
+                f"`lsblk` exited {listed.exit_code}: {listed.stderr.strip()}",
+            )
         found = probes.find_block_devices(probes.parse_lsblk(listed.stdout), mount.major_minor)
         if not found:
             return DeviceStack(

@@ -33,11 +33,23 @@ INVENTORY_ENV = "CONFORMANCE_INVENTORY"
 RUN_ID_ENV = "CONFORMANCE_RUN_ID"
 STATE_ROOT_ENV = "CONFORMANCE_SIM_STATE_ROOT"  # where started clusters (the simulator) keep state
 
+# What kind of volume an entry gives, as a marker: a test marked so skips other entries.
+KINDS: dict[str, tuple[str, Callable[[inv.Storage], bool]]] = {
+    "filesystem": ("volumeMode Filesystem", lambda e: e.volume_mode is inv.VolumeMode.FILESYSTEM),
+    "block": (
+        "volumeMode Block (a raw device in the pod)",
+        lambda e: e.volume_mode is inv.VolumeMode.BLOCK,
+    ),
+    "disk": ("backed by a block device (not a file share)", lambda e: not e.share),
+    "share": ("network file shares (nfs, cifs, cephfs, fuse.*)", lambda e: e.share),
+}
+
 MARKERS: dict[str, str] = {
     **{
         name: f"needs the storage capability '{name}' (skipped where the inventory says false)"
         for name in inv.CAPABILITY_NAMES
     },
+    **{name: f"only for storage entries that are {what}" for name, (what, _) in KINDS.items()},
     "disruptive": "changes cluster state others may see (deletes pods, scales sets); runs serially",
     "slow": "takes more than a few seconds per parameter set",
 }
@@ -134,6 +146,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if mark.name in inv.CAPABILITY_NAMES and not getattr(entry.capabilities, mark.name):
             pytest.skip(
                 f"storage '{entry.name}' declares capabilities.{mark.name}: false in the inventory"
+            )
+        if mark.name in KINDS and not KINDS[mark.name][1](entry):
+            kind = "Block" if entry.volume_mode is inv.VolumeMode.BLOCK else entry.fs_type
+            pytest.skip(
+                f"storage '{entry.name}' ({kind}) is not {KINDS[mark.name][0]}: "
+                f"this test is for those"
             )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from conformance.inventory import PodManagementPolicy, Storage, Workload
+from conformance.inventory import PodManagementPolicy, Storage, VolumeMode, Workload
 
 Manifest = dict[str, Any]
 
@@ -164,11 +164,11 @@ def statefulset(
     claim = claim_template or workload.claim_template
     selector = {APP_LABEL: name}
     pod_labels = {**labels, **selector}
-    container: Manifest = {
-        "name": CONTAINER_NAME,
-        "image": image or workload.image,
-        "volumeMounts": [{"name": claim, "mountPath": workload.mount_path}],
-    }
+    container: Manifest = {"name": CONTAINER_NAME, "image": image or workload.image}
+    if storage.volume_mode is VolumeMode.BLOCK:  # a raw device node, not a filesystem
+        container["volumeDevices"] = [{"name": claim, "devicePath": storage.device_path}]
+    else:
+        container["volumeMounts"] = [{"name": claim, "mountPath": workload.mount_path}]
     command = DEFAULT_COMMAND if command is None else command
     if command:
         container["command"] = list(command)
@@ -191,6 +191,7 @@ def statefulset(
                     "accessModes": [mode.value for mode in storage.access_modes],
                     "resources": {"requests": {"storage": storage.size}},
                     "storageClassName": class_name,
+                    "volumeMode": storage.volume_mode.value,
                 },
             }
         ],

@@ -9,6 +9,8 @@ from conformance.checks import fail_on
 from conformance.deployments import Deployment
 from conformance.plugin import NodeAccess
 
+pytestmark = pytest.mark.filesystem  # block volumes: suites/test_block_volumes.py
+
 
 @pytest.mark.exec
 def test_the_volume_is_mounted_at_the_mount_path_read_write(

@@ -11,7 +11,7 @@ from conformance import checks, evidence, observe, probes
 from conformance.checks import fail_on
 from conformance.deployments import Deployment
 
-pytestmark = [pytest.mark.disruptive, pytest.mark.persistence]
+pytestmark = [pytest.mark.disruptive, pytest.mark.persistence, pytest.mark.filesystem]
 
 PAYLOAD = "deletion.bin"
 

@@ -9,7 +9,7 @@ from conformance.checks import fail_on
 from conformance.cluster import pod_ready
 from conformance.deployments import Deployment
 
-pytestmark = [pytest.mark.disruptive, pytest.mark.persistence]
+pytestmark = [pytest.mark.disruptive, pytest.mark.persistence, pytest.mark.filesystem]
 
 PAYLOAD = "identity.bin"
 

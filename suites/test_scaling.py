@@ -13,7 +13,7 @@ from conformance.plugin import NodeAccess
 EXTRA = 2
 PAYLOAD = "scaling.bin"
 
-pytestmark = pytest.mark.disruptive
+pytestmark = [pytest.mark.disruptive, pytest.mark.filesystem]  # payloads are files
 
 
 @pytest.fixture(scope="module")
