@@ -105,6 +105,37 @@ class Deployment:
             self.cluster.apply(manifest, self.namespace, exist_ok=manifest["kind"] == "Service")
         self.wait_up(count)
 
+    def recreate_pod(self, ordinal: int) -> Any:
+        """Delete pod ``ordinal`` and wait for the set to bring it back Ready; the new pod."""
+        name = self.pod_name(ordinal)
+        old = self.pod(ordinal)
+        self.cluster.delete_pod(self.namespace, name)
+        self.cluster.wait_pods(
+            self.namespace,
+            lambda seen: (
+                name in seen.objects
+                and seen.objects[name].metadata.uid != old.metadata.uid
+                and pod_ready(seen.objects[name])
+            ),
+            what=f"{name} to come back",
+            selector=self.selector,
+        )
+        return self.pod(ordinal)
+
+    def start_reader(self, claim: str, *, avoid_node: str) -> Any:
+        """A second pod mounting ``claim``, on another node than ``avoid_node``; Ready."""
+        name = f"{self.set_name}-reader"
+        manifest = workloads.claim_pod(
+            name, claim, workload=self.inventory.workload, labels=self.labels, avoid_node=avoid_node
+        )
+        self.cluster.apply(manifest, self.namespace)
+        self.cluster.wait_pods(
+            self.namespace,
+            lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
+            what=f"{name} Running on another node than {avoid_node}",
+        )
+        return self.cluster.call(self.cluster.core.read_namespaced_pod, name, self.namespace)
+
     def apply_manifest(self, manifest: dict[str, Any]) -> None:
         """Deploy a manifest someone else wrote (e.g. a converted PetSet)."""
         self.cluster.apply(manifest, self.namespace)

@@ -33,6 +33,7 @@ class VolumeViews:
     node_mounts: tuple[probes.MountInfo, ...] | None = None
     container_mounts: tuple[probes.MountInfo, ...] | None = None
     container_error: str = ""  # why the container's mounts could not be read
+    container_view: str = "exec"  # how they were read: exec, or from the node by PID
     kubelet_roots: tuple[str, ...] = (probes.KUBELET_ROOT,)  # where the kubelet may keep pods
 
     @property
@@ -81,7 +82,7 @@ class VolumeViews:
                     if kubelet
                     else "(not mounted)"
                 ),
-                "container: "
+                f"container ({self.container_view}): "
                 + (
                     f"(not looked at{': ' + self.container_error if self.container_error else ''})"
                     if self.container_mounts is None
@@ -91,6 +92,26 @@ class VolumeViews:
                 ),
             ]
         )
+
+
+def _mountinfo_from_node(
+    shells: NodeShells, node: str, pod: Any
+) -> tuple[str, tuple[probes.MountInfo, ...]] | str:
+    """The container's mountinfo read on its node as /proc/<pid>/mountinfo, the PID found
+    by the container ID in its cgroup path; or why that could not be done."""
+    statuses = pod.status.container_statuses or []
+    status_id = statuses[0].container_id if statuses else None
+    try:
+        command = probes.container_pids_command(status_id or "")
+    except ValueError:
+        return f"the pod reports no container ID to find it by ({status_id!r})"
+    pids = probes.parse_pids(shells.run(node, command).check().stdout)
+    if not pids:
+        return f"no process on {node} has container {status_id} in its cgroup"
+    read = shells.run(node, probes.mountinfo_of(pids[0]))
+    if not read.ok:
+        return f"`{read.command}` exited {read.exit_code}: {read.stderr.strip()}"
+    return f"node {node}: /proc/{pids[0]}/mountinfo", tuple(probes.parse_mountinfo(read.stdout))
 
 
 def kubelet_roots(nodes: Nodes) -> tuple[str, ...]:
@@ -129,6 +150,7 @@ def volume_views(
                 result = shells.run(node, list(probes.LSSCSI)).check()
                 lsscsi = tuple(probes.parse_lsscsi(result.stdout))
             mounts = node_mounts(shells, node)
+    view = "exec"
     if container:
         with evidence.step(f"look at {dep.mount_path} in pod {name}"):
             result = dep.exec(name, list(probes.MOUNTINFO))
@@ -136,6 +158,12 @@ def volume_views(
                 in_container = tuple(probes.parse_mountinfo(result.stdout))
             else:
                 error = f"`{result.command}` exited {result.exit_code}: {result.stderr.strip()}"
+                if shells is not None:  # an image without cat: read it from the node
+                    seen = _mountinfo_from_node(shells, node, pod)
+                    if isinstance(seen, str):
+                        error += f"; from the node: {seen}"
+                    else:
+                        view, in_container = seen
     views = VolumeViews(
         pod=name,
         pod_uid=pod.metadata.uid,
@@ -146,11 +174,26 @@ def volume_views(
         lsscsi=lsscsi,
         node_mounts=mounts,
         container_mounts=in_container,
-        container_error=error,
+        container_error=error if in_container is None else "",
+        container_view=view,
         kubelet_roots=kubelet_roots(dep.inventory.nodes),
     )
     evidence.attach_text(f"{name}: the views of {pv}", views.describe())
     return views
+
+
+def declared_share(volume: Any) -> str | None:
+    """The share a PV names: nfs ``server:path``, or a CSI driver's ``source`` (smb:
+    ``//server/share``) or ``server`` + ``share`` attributes (csi-driver-nfs)."""
+    spec = volume.spec
+    if spec.nfs is not None:
+        return f"{spec.nfs.server}:{spec.nfs.path}"
+    attributes = (spec.csi.volume_attributes or {}) if spec.csi is not None else {}
+    if attributes.get("source"):
+        return str(attributes["source"])
+    if attributes.get("server") and attributes.get("share"):
+        return f"{attributes['server']}:{attributes['share']}"
+    return None
 
 
 # --- the device stack under a volume ------------------------------------------------------
@@ -252,6 +295,85 @@ def device_stack(shells: NodeShells, views: VolumeViews, volume: Any) -> DeviceS
     return stack
 
 
+# --- block volumes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockViews:
+    """A Block volume as the container sees it (a device node at devicePath) and as the
+    kubelet maps it on the node (device nodes under its volumeDevices paths)."""
+
+    pod: str
+    pod_uid: str
+    node: str
+    pv: str
+    device_path: str
+    container: probes.PathStat | None
+    container_error: str
+    node_paths: tuple[probes.PathStat, ...] | None  # None: the node was not looked at
+    looked_for: tuple[str, ...] = ()  # the kubelet paths asked for on the node
+
+
+def block_views(dep: Deployment, shells: NodeShells | None, ordinal: int) -> BlockViews:
+    pod = dep.pod(ordinal)
+    name, uid, node = pod.metadata.name, pod.metadata.uid, pod.spec.node_name or ""
+    claim = dep.claims().get(dep.claim_of_pod(pod) or dep.claim_name(ordinal))
+    pv = (claim.spec.volume_name if claim is not None else "") or ""
+    entry = dep.case.storage
+    with evidence.step(f"look at {entry.device_path} in pod {name}"):
+        result = dep.exec(name, list(probes.stat_command([entry.device_path])))
+    found = probes.parse_stat(result.stdout) if result.exit_code == 0 else []
+    error = (
+        "" if found else f"`{result.command}` exited {result.exit_code}: {result.stderr.strip()}"
+    )
+    node_paths = None
+    paths: tuple[str, ...] = ()
+    if shells is not None:
+        paths = tuple(
+            path
+            for root in kubelet_roots(dep.inventory.nodes)
+            for path in (
+                f"{root}/pods/{uid}/volumeDevices/{entry.kubelet_plugin_dir}/{pv}",
+                f"{root}/plugins/kubernetes.io/csi/volumeDevices/{pv}/dev/{uid}",
+            )
+        )
+        with evidence.step(f"look at the kubelet's mapping of {pv} on {node}"):
+            listed = shells.run(node, probes.stat_command(paths))  # missing paths: exit 1
+        node_paths = tuple(probes.parse_stat(listed.stdout))
+    return BlockViews(
+        name,
+        uid,
+        node,
+        pv,
+        entry.device_path,
+        found[0] if found else None,
+        error,
+        node_paths,
+        paths,
+    )
+
+
+def write_raw(dep: Deployment, pod: str, payload: probes.Payload, *, offset_blocks: int) -> Written:
+    device = dep.case.storage.device_path
+    with evidence.step(f"write {payload} to {device} at block {offset_blocks} in {pod}"):
+        result = dep.exec(
+            pod, probes.write_block_command(device, payload, offset_blocks=offset_blocks)
+        )
+    return Written(pod, f"{device}@{offset_blocks}", result.exit_code, result.stderr.strip())
+
+
+def read_raw(dep: Deployment, pod: str, *, offset_blocks: int, blocks: int) -> ReadBack:
+    device = dep.case.storage.device_path
+    with evidence.step(f"read {blocks} blocks of {device} at block {offset_blocks} in {pod}"):
+        result = dep.exec(
+            pod, probes.read_block_command(device, offset_blocks=offset_blocks, blocks=blocks)
+        )
+    digest = probes.parse_checksum(result.stdout).digest if result.exit_code == 0 else None
+    return ReadBack(
+        pod, f"{device}@{offset_blocks}", result.exit_code, result.stderr.strip(), digest
+    )
+
+
 # --- data ----------------------------------------------------------------------------------
 
 
@@ -321,17 +443,22 @@ def resolve(dep: Deployment, from_pod: str, target: str) -> Lookup:
 
 
 __all__ = [
+    "BlockViews",
     "DeviceStack",
     "Hostname",
     "Lookup",
     "ReadBack",
     "VolumeViews",
     "Written",
+    "block_views",
+    "declared_share",
     "device_stack",
     "hostname",
     "node_mounts",
     "read_back",
+    "read_raw",
     "resolve",
     "volume_views",
     "write_payload",
+    "write_raw",
 ]

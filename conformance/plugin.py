@@ -148,11 +148,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 f"storage '{entry.name}' declares capabilities.{mark.name}: false in the inventory"
             )
         if mark.name in KINDS and not KINDS[mark.name][1](entry):
-            kind = "Block" if entry.volume_mode is inv.VolumeMode.BLOCK else entry.fs_type
-            pytest.skip(
-                f"storage '{entry.name}' ({kind}) is not {KINDS[mark.name][0]}: "
-                f"this test is for those"
-            )
+            kind = "a Block volume" if entry.volume_mode is inv.VolumeMode.BLOCK else entry.fs_type
+            pytest.skip(f"only for entries {KINDS[mark.name][0]}; storage '{entry.name}' is {kind}")
 
 
 # --- the run: identity, target cluster, nodes --------------------------------------------

@@ -23,6 +23,7 @@ Manifest = dict[str, Any]
 LABEL_RUN = "conformance.io/run"
 LABEL_WORKER = "conformance.io/worker"
 APP_LABEL = "app"  # selects a set's pods, as in the seed's manifests
+HOSTNAME_LABEL = "kubernetes.io/hostname"  # well-known node label: the node's name
 CONTAINER_NAME = "workload"
 TERMINATION_GRACE_SECONDS = 1
 # Keeps the pod running with any image that has a POSIX shell and exits at once on
@@ -203,6 +204,45 @@ def statefulset(
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": name, "labels": pod_labels},
+        "spec": spec,
+    }
+
+
+def claim_pod(
+    name: str,
+    claim: str,
+    *,
+    workload: Workload,
+    labels: Mapping[str, str],
+    avoid_node: str | None = None,
+) -> Manifest:
+    """A plain pod mounting an existing claim at the mount path, kept off ``avoid_node``
+    (a second reader of a ReadWriteMany claim on another node)."""
+    spec: Manifest = {
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "containers": [
+            {
+                "name": CONTAINER_NAME,
+                "image": workload.image,
+                "command": list(DEFAULT_COMMAND),
+                "volumeMounts": [{"name": "claim", "mountPath": workload.mount_path}],
+            }
+        ],
+        "volumes": [{"name": "claim", "persistentVolumeClaim": {"claimName": claim}}],
+    }
+    if avoid_node:
+        term = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [term]}]
+                }
+            }
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": dict(labels)},
         "spec": spec,
     }
 

@@ -6,7 +6,6 @@ import pytest
 
 from conformance import checks, evidence, observe, probes
 from conformance.checks import fail_on
-from conformance.cluster import pod_ready
 from conformance.deployments import Deployment
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.persistence, pytest.mark.filesystem]
@@ -18,24 +17,11 @@ def test_a_deleted_pod_returns_with_its_identity_and_data(deployed: Deployment) 
     evidence.label_suite("identity", "pod deletion")
     ordinal = deployed.case.replicas - 1
     name = deployed.pod_name(ordinal)
-    old = deployed.pod(ordinal)
     claim_before = deployed.claim(ordinal)
     payload = probes.Payload.random()
     fail_on(checks.written(observe.write_payload(deployed, name, payload, PAYLOAD)))
 
-    deployed.cluster.delete_pod(deployed.namespace, name)
-    deployed.cluster.wait_pods(
-        deployed.namespace,
-        lambda seen: (
-            name in seen.objects
-            and seen.objects[name].metadata.uid != old.metadata.uid
-            and pod_ready(seen.objects[name])
-        ),
-        what=f"{name} to come back",
-        selector=deployed.selector,
-    )
-
-    new = deployed.pod(ordinal)
+    new = deployed.recreate_pod(ordinal)
     claim_after = deployed.claims().get(claim_before.metadata.name)
     problems = checks.kept_claim_and_volume(
         name, deployed.claim_of_pod(new), claim_before, claim_after

@@ -8,6 +8,7 @@ and each is shown to fail on the simulator fault that breaks its property
 ``fail_on(checks.X(...))``.
 """
 
+from conformance.checks.block import block_device
 from conformance.checks.claims import (
     claims_bound,
     claims_deleted,
@@ -20,6 +21,7 @@ from conformance.checks.claims import (
 from conformance.checks.data import payload_intact, written
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.volumes import (
     container_mount,
@@ -37,6 +39,7 @@ def fail_on(problems: list[str]) -> None:
 
 
 __all__ = [
+    "block_device",
     "claims_bound",
     "claims_deleted",
     "claims_kept",
@@ -56,6 +59,8 @@ __all__ = [
     "pods_ready",
     "resolves",
     "scsi_disk",
+    "seen_by_the_other_pod",
+    "share_source",
     "volumes_as_declared",
     "written",
 ]

@@ -16,12 +16,15 @@ on their own machines, each headed by its source).
 """
 
 from conformance.probes.checksum import (
+    BLOCK,
     CHECKSUM_ALGORITHMS,
     MAX_PAYLOAD_BYTES,
     Checksum,
     Payload,
     checksum_command,
     parse_checksum,
+    read_block_command,
+    write_block_command,
     write_payload_command,
 )
 from conformance.probes.common import MajorMinor, ProbeParseError, ProbeProblem, split_options
@@ -81,10 +84,13 @@ from conformance.probes.multipath import (
     PathGroup,
     parse_multipath,
 )
+from conformance.probes.proc import container_id, container_pids_command, mountinfo_of, parse_pids
 from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
+from conformance.probes.stat import PathStat, parse_stat, stat_command
 from conformance.probes.sysfs import SysfsAttributes, parse_sysfs, sysfs_command
 
 __all__ = [
+    "BLOCK",
     "CHECKSUM_ALGORITHMS",
     "CSI_PLUGIN_DIR",
     "FINDMNT",
@@ -116,12 +122,15 @@ __all__ = [
     "MultipathMap",
     "MultipathPath",
     "PathGroup",
+    "PathStat",
     "Payload",
     "ProbeParseError",
     "ProbeProblem",
     "ScsiDevice",
     "SysfsAttributes",
     "checksum_command",
+    "container_id",
+    "container_pids_command",
     "find_block_devices",
     "find_mount",
     "find_scsi_device",
@@ -134,6 +143,7 @@ __all__ = [
     "lsblk_command",
     "match_kubelet_mount",
     "mount_containing",
+    "mountinfo_of",
     "parse_checksum",
     "parse_findmnt_json",
     "parse_getent_hosts",
@@ -144,12 +154,17 @@ __all__ = [
     "parse_mount",
     "parse_mountinfo",
     "parse_multipath",
+    "parse_pids",
     "parse_proc_mounts",
+    "parse_stat",
     "parse_sysfs",
+    "read_block_command",
     "read_lsscsi",
     "split_options",
+    "stat_command",
     "sysfs_command",
     "underlying_devices",
     "walk_block_devices",
+    "write_block_command",
     "write_payload_command",
 ]

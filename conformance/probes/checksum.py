@@ -133,3 +133,32 @@ def parse_checksum(text: str) -> Checksum:
     if m.group("escaped"):
         path = _unescape_checksum_path(path)
     return Checksum(algorithm, digest, path)
+
+
+BLOCK = 4096  # raw writes go in whole blocks, so direct and buffered reads agree
+
+
+def write_block_command(device: str, payload: Payload, *, offset_blocks: int) -> tuple[str, ...]:
+    """Write the payload into a raw block device at ``offset_blocks`` x 4 KiB, synced
+    (``conv=notrunc,fsync``): a Block volume has no filesystem to hold a file."""
+    if payload.size % BLOCK:
+        raise ValueError(f"a raw payload is whole {BLOCK}-byte blocks, got {payload.size} bytes")
+    script = (
+        f"set -e; printf '%s' {shlex.quote(payload.b64)} | base64 -d"
+        f' | dd of="$1" bs={BLOCK} seek={offset_blocks} conv=notrunc,fsync 2>/dev/null'
+    )
+    return ("sh", "-c", script, "sh", device)
+
+
+def read_block_command(
+    device: str, *, offset_blocks: int, blocks: int, algorithm: str = "sha256"
+) -> tuple[str, ...]:
+    """The checksum of ``blocks`` x 4 KiB read from the device at ``offset_blocks``
+    (prints ``<hex>  -``, as :func:`parse_checksum` reads)."""
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise ValueError(f"unknown checksum {algorithm!r}")
+    script = (
+        f'set -e; dd if="$1" bs={BLOCK} skip={offset_blocks} count={blocks} 2>/dev/null'
+        f" | {algorithm}sum"
+    )
+    return ("sh", "-c", script, "sh", device)
