@@ -85,8 +85,50 @@ def test_parameter_matrix_and_readable_ids() -> None:
 def test_lab_example_carries_the_seed_shape() -> None:
     loaded = inv.load(inv.DEFAULT_INVENTORY.parent / "lab-example.yaml", env={})
     entry = loaded.storage[0]
-    assert (entry.expect.scsi_vendor, entry.expect.scsi_model) == ("DATERA", "IBLOCK")
+    assert (entry.expect.hardware["vendor"], entry.expect.hardware["model"]) == ("DATERA", "IBLOCK")
     assert entry.kubelet_plugin_dir == "datera~iscsi"
     assert entry.fs_type == "xfs"
     assert (loaded.workload.set_name, loaded.workload.claim_template) == ("test-petset", "pv-claim")
     assert loaded.workload.mount_path == "/data"
+
+
+def test_the_seeds_scsi_names_and_the_stack_names_are_one_expectation() -> None:
+    old = inv.parse(
+        "cluster: {sim: {}}\nstorage: [{name: a, provisioner: x, "
+        "expect: {scsi_vendor: DATERA, scsi_model: IBLOCK}}]\n"
+    )
+    new = inv.parse(
+        "cluster: {sim: {}}\nstorage: [{name: a, provisioner: x, "
+        "expect: {vendor: DATERA, model: IBLOCK}}]\n"
+    )
+    assert (
+        old.storage[0].expect.hardware
+        == new.storage[0].expect.hardware
+        == {
+            "vendor": "DATERA",
+            "model": "IBLOCK",
+        }
+    )
+    with pytest.raises(inv.InventoryError) as caught:
+        inv.parse(
+            "cluster: {sim: {}}\nstorage: [{name: a, provisioner: x, "
+            "expect: {vendor: NETAPP, scsi_vendor: DATERA}}]\n"
+        )
+    assert caught.value.problems[0].path == "storage[0].expect.scsi_vendor"
+
+
+def test_share_fs_types_and_fuse_are_accepted_block_shares_are_not() -> None:
+    for fs_type in ("nfs4", "cifs", "cephfs", "fuse.sshfs"):
+        entry = inv.parse(
+            f"cluster: {{sim: {{}}}}\nstorage: [{{name: a, provisioner: x, fs_type: {fs_type}}}]\n"
+        ).storage[0]
+        assert entry.share
+    with pytest.raises(inv.InventoryError) as caught:
+        inv.parse(
+            "cluster: {sim: {}}\nstorage: [{name: a, provisioner: x, fs_type: nfs4, "
+            "volume_mode: Block}]\n"
+        )
+    assert caught.value.problems[0].path == "storage[0].volume_mode"
+    with pytest.raises(inv.InventoryError) as caught:
+        inv.parse("cluster: {sim: {}}\nstorage: [{name: a, provisioner: x, fs_type: zfs}]\n")
+    assert "fuse.NAME" in caught.value.problems[0].message
