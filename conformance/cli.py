@@ -135,6 +135,49 @@ def _probe_parse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _clean(args: argparse.Namespace) -> int:
+    """Remove (or with --dry-run list) what runs of the harness left on the cluster."""
+    from conformance import clean
+    from conformance.cluster import Cluster, ClusterError
+
+    try:
+        older = clean.parse_duration(args.older_than) if args.older_than else None
+    except ValueError as exc:
+        print(f"conformance clean: --older-than: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        loaded = inventory.load(args.inventory)
+    except inventory.InventoryError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    if loaded.cluster.provider is not None:
+        name = loaded.cluster.provider[0]
+        print(
+            f"conformance clean: {args.inventory} starts a cluster ({name}:) for each run; "
+            "point --inventory at a cluster that exists, e.g. the running simulator's "
+            "reports/sim/inventory.yaml (written by `conformance sim up`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        cluster = Cluster.from_inventory(loaded)
+    except ClusterError as exc:
+        print(f"conformance clean: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        found = clean.find(cluster, run=args.run, older_than=older)
+        if not found:
+            print("nothing to remove: no namespace, StorageClass or PV of this harness's runs")
+            return EXIT_OK
+        if args.dry_run:
+            for item in found.items:
+                print(f"would remove {item.describe()}")
+            return EXIT_OK
+        return EXIT_INVALID if clean.remove(cluster, found, print) else EXIT_OK
+    finally:
+        cluster.close()
+
+
 def _unavailable(name: str, exc: ImportError) -> Any:
     def handler(args: argparse.Namespace) -> int:
         print(
@@ -190,6 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 on the first line read only in part (lsscsi tolerates odd rows)",
     )
     parse.set_defaults(handler=_probe_parse)
+
+    sweep = commands.add_parser(
+        "clean",
+        help="remove what runs of the harness left on the cluster (by their labels only)",
+        description="Removes the namespaces and StorageClasses labelled conformance.io/run, "
+        "and the PVs of those classes or of claims in those namespaces. Nothing else. Run "
+        "it as a CI job's final step, after a run a timeout may have killed.",
+    )
+    sweep.add_argument(
+        "--inventory",
+        default=os.environ.get("CONFORMANCE_INVENTORY", "inventories/sim.yaml"),
+        help="the cluster to clean (default: $CONFORMANCE_INVENTORY or inventories/sim.yaml)",
+    )
+    sweep.add_argument("--run", metavar="ID", help="only what run ID made")
+    sweep.add_argument("--older-than", metavar="DURATION", help="only what is older: 30m, 2h, 1d")
+    sweep.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    sweep.set_defaults(handler=_clean)
 
     convert = commands.add_parser(
         "convert-petset", help="convert legacy PetSet manifests (apps/v1alpha1) to apps/v1"
