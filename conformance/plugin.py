@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from conformance import evidence, providers, workloads
+from conformance import evidence, progress, providers, workloads
 from conformance import inventory as inv
 from conformance.cluster import Cluster, ClusterError, pod_ready
 from conformance.deployments import Case, Deployment
@@ -92,6 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     path = inventory_path(config)
     if path is None:
         return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    quiet = capture.global_and_fixture_disabled if capture is not None else contextlib.nullcontext
+    progress.use(progress.for_terminal(quiet))
     try:
         config.stash[_INVENTORY_KEY] = inv.load(path)
     except inv.InventoryError as exc:
@@ -137,6 +140,10 @@ def _entry_of(item: pytest.Item) -> inv.Storage | None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    shown = progress.current()
+    if shown is not None:
+        callspec = getattr(item, "callspec", None)
+        shown.label = callspec.id if callspec is not None else item.name
     logs = item.config.stash.get(_LOGS_KEY, ())
     item.stash[_LOG_OFFSETS_KEY] = {path: _size(path) for path in logs}
     entry = _entry_of(item)

@@ -16,9 +16,12 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError, ProtocolError
 
+from conformance import progress
+
 T = TypeVar("T")
 
 TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+PROGRESS_TICK = 5  # seconds: a watch wakes at least this often to report progress
 
 
 _WATCH: Any = watch.Watch  # the client's Watch is untyped
@@ -82,8 +85,10 @@ def wait_for(
     that happened before the wait began: that is how creation order is judged.
     With ``raise_on_timeout=False`` a timeout returns what was seen, for a check to judge.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     seen = seen if seen is not None else Seen()
+    shown = progress.current()
     listed = _relist(list_fn, seen, deadline, list_kwargs)
     # With `since`, replay the events from then (for their order) without letting them
     # overwrite the newer state the list just gave.
@@ -91,7 +96,11 @@ def wait_for(
     resource_version = since or listed
     while not predicate(seen):
         remaining = deadline - time.monotonic()
+        if shown is not None and time.monotonic() - started >= PROGRESS_TICK:
+            shown.waiting(what, _pending(seen), time.monotonic() - started)
         if remaining <= 0:
+            if shown is not None:
+                shown.done()
             if not raise_on_timeout:
                 return seen
             detail = describe(seen) if describe else _default_describe(seen)
@@ -100,11 +109,12 @@ def wait_for(
             )
         stream: Any = _WATCH()
         try:
+            window = min(remaining, PROGRESS_TICK) if shown is not None else remaining
             for event in stream.stream(
                 list_fn,
                 resource_version=resource_version,
-                timeout_seconds=max(1, int(remaining + 0.999)),
-                _request_timeout=remaining + 5,
+                timeout_seconds=max(1, int(window + 0.999)),
+                _request_timeout=window + 5,
                 **list_kwargs,
             ):
                 kind = event["type"]
@@ -138,6 +148,8 @@ def wait_for(
             pass  # a dropped watch: resume from the last resourceVersion
         finally:
             stream.stop()
+    if shown is not None:
+        shown.done()
     return seen
 
 
@@ -161,6 +173,22 @@ def _relist(
     items = result.items if hasattr(result, "items") else result["items"]
     seen.objects = {_name(item): item for item in items}
     return _rv(result)
+
+
+def _pending(seen: Seen[Any]) -> str:
+    """A few words on the objects seen: ``web-1 ContainerCreating, data-web-2 Pending``."""
+    words = []
+    for name, obj in sorted(seen.objects.items()):
+        status = getattr(obj, "status", None)
+        phase = getattr(status, "phase", None)
+        waiting = [
+            s.state.waiting.reason
+            for s in (getattr(status, "container_statuses", None) or [])
+            if s.state is not None and s.state.waiting is not None
+        ]
+        if waiting or phase not in (None, "Running", "Bound"):
+            words.append(f"{name} {waiting[0] if waiting else phase}")
+    return ", ".join(words[:4]) + (" ..." if len(words) > 4 else "")
 
 
 def _default_describe(seen: Seen[Any]) -> str:
