@@ -9,10 +9,11 @@ fails with what it last saw: pod phases and conditions, claim status, recent eve
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kubernetes import client, config, utils
@@ -56,6 +57,8 @@ def pod_ready(pod: client.V1Pod) -> bool:
 class Cluster:
     api: client.ApiClient
     timeouts: Timeouts
+    _streams: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _stream_clients: list[client.ApiClient] = field(default_factory=list, init=False, repr=False)
 
     # --- construction -------------------------------------------------------------
 
@@ -97,7 +100,19 @@ class Cluster:
     def storage(self) -> client.StorageV1Api:
         return client.StorageV1Api(self.api)
 
+    def _exec_api(self) -> client.CoreV1Api:
+        """A client of this thread's own for exec: the official client's stream() swaps its
+        ApiClient's request method while a WebSocket is open, so a shared ApiClient turns
+        other threads' calls meanwhile into WebSocket handshakes."""
+        mine = getattr(self._streams, "api", None)
+        if mine is None:
+            mine = self._streams.api = client.ApiClient(self.api.configuration)
+            self._stream_clients.append(mine)
+        return client.CoreV1Api(mine)
+
     def close(self) -> None:
+        for api in self._stream_clients:
+            api.close()
         self.api.close()
 
     # --- calls ----------------------------------------------------------------------
@@ -192,7 +207,7 @@ class Cluster:
         started = time.monotonic()
         session = self.call(
             stream,
-            self.core.connect_get_namespaced_pod_exec,
+            self._exec_api().connect_get_namespaced_pod_exec,
             pod,
             namespace,
             command=argv,
@@ -226,12 +241,16 @@ class Cluster:
     @contextmanager
     def namespace(self, name: str, *, run_id: str, worker: str) -> Iterator[str]:
         """A labelled namespace, deleted afterwards even when the body failed."""
-        labels = {LABEL_RUN: run_id, LABEL_WORKER: worker}
-        self.call(self.core.create_namespace, {"metadata": {"name": name, "labels": labels}})
+        self.create_namespace(name, run_id=run_id, worker=worker)
         try:
             yield name
         finally:
             self.delete_namespace(name)
+
+    def create_namespace(self, name: str, *, run_id: str, worker: str) -> None:
+        """A namespace labelled as this run's (``conformance clean`` finds it by that)."""
+        labels = {LABEL_RUN: run_id, LABEL_WORKER: worker}
+        self.call(self.core.create_namespace, {"metadata": {"name": name, "labels": labels}})
 
     def delete_namespace(self, name: str) -> None:
         try:

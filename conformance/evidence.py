@@ -8,8 +8,10 @@ Nothing passes to a report without going through ``redact``.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import allure
@@ -39,19 +41,75 @@ def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+# Work done ahead of its test (a set deployed in a background thread) has no test to
+# report to yet: its evidence is recorded and replayed into the first test that uses it.
+_recording = threading.local()
+
+
+@dataclass
+class Recording:
+    """Evidence kept for later: (kind, title or name, body) in the order it happened."""
+
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def replay(self, title: str) -> None:
+        """Attach what was recorded, once, as one step of the current test."""
+        entries, self.entries = self.entries, []
+        if not entries:
+            return
+        with allure.step(redact(title)):
+            for kind, name, body in entries:
+                if kind == "step":
+                    with allure.step(name):
+                        pass
+                else:
+                    allure.attach(body, name=name, attachment_type=_TYPES[kind])
+
+
+_TYPES = {"text": allure.attachment_type.TEXT, "yaml": allure.attachment_type.YAML}
+
+
+@contextmanager
+def recording() -> Iterator[Recording]:
+    """Keep this thread's evidence for :meth:`Recording.replay` instead of reporting it."""
+    kept = Recording()
+    _recording.current = kept
+    try:
+        yield kept
+    finally:
+        _recording.current = None
+
+
+def _kept() -> Recording | None:
+    return getattr(_recording, "current", None)
+
+
 @contextmanager
 def step(title: str) -> Iterator[None]:
     """One action of a check, as an Allure step."""
+    kept = _kept()
+    if kept is not None:
+        kept.entries.append(("step", redact(title), ""))
+        yield
+        return
     with allure.step(redact(title)):
         yield
 
 
 def attach_text(name: str, text: str) -> None:
+    kept = _kept()
+    if kept is not None:
+        kept.entries.append(("text", name, redact(text)))
+        return
     allure.attach(redact(text), name=name, attachment_type=allure.attachment_type.TEXT)
 
 
 def attach_yaml(name: str, obj: Any) -> None:
     text = yaml.safe_dump(obj, sort_keys=False) if not isinstance(obj, str) else obj
+    kept = _kept()
+    if kept is not None:
+        kept.entries.append(("yaml", name, redact(text)))
+        return
     allure.attach(redact(text), name=name, attachment_type=allure.attachment_type.YAML)
 
 

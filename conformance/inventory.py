@@ -378,6 +378,9 @@ class Workload(Strict):
     pod_management_policy: list[PodManagementPolicy] = Field(
         default_factory=lambda: [PodManagementPolicy.ORDERED_READY], min_length=1
     )
+    # StatefulSets that may exist at once when the run deploys them ahead: volume attach
+    # limits per node are real (EBS: 25-39 per Nitro instance; many SANs fewer LUNs)
+    max_concurrent_sets: Annotated[int, Field(ge=1, le=64)] = 4
 
 
 class Timeouts(Strict):

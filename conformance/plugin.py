@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from conformance import evidence, progress, providers, workloads
+from conformance import evidence, progress, providers, sets, workloads
 from conformance import inventory as inv
 from conformance.cluster import Cluster, ClusterError, pod_ready
 from conformance.deployments import Case, Deployment
@@ -331,27 +332,34 @@ def node_shells(node_access: NodeAccess) -> NodeShells:
     return node_access.shells
 
 
-@pytest.fixture(scope="module")
-def storage_class_for(run: Run, cluster: Cluster) -> Iterator[Callable[[inv.Storage], str | None]]:
-    """The class name for an entry, creating (and later deleting) the harness's own."""
-    created: dict[str, str | None] = {}
+class StorageClasses:
+    """The class name for each entry, creating the harness's own once per run (shared by
+    every set of the entry; thread-safe, as sets are deployed from background threads)."""
 
-    def get(entry: inv.Storage) -> str | None:
-        if entry.name not in created:
-            manifest = workloads.storage_class(entry, run_id=run.id, worker=run.worker)
-            if manifest is None:
-                created[entry.name] = None
-            else:
-                manifest["metadata"]["name"] += "-" + secrets.token_hex(2)
-                cluster.apply(manifest)
-                created[entry.name] = manifest["metadata"]["name"]
-        return created[entry.name] or entry.storage_class
+    def __init__(self, run: Run, cluster: Cluster) -> None:
+        self._run = run
+        self._cluster = cluster
+        self._made: dict[str, str | None] = {}
+        self._lock = threading.Lock()
 
-    yield get
-    for entry_name, name in created.items():
-        if name is not None:
+    def name_for(self, entry: inv.Storage) -> str | None:
+        with self._lock:
+            if entry.name not in self._made:
+                manifest = workloads.storage_class(
+                    entry, run_id=self._run.id, worker=self._run.worker
+                )
+                if manifest is not None:
+                    manifest["metadata"]["name"] += "-" + secrets.token_hex(2)
+                    self._cluster.apply(manifest)
+                self._made[entry.name] = manifest["metadata"]["name"] if manifest else None
+            return self._made[entry.name] or entry.storage_class
+
+    def delete(self) -> None:
+        for entry_name, name in self._made.items():
+            if name is None:
+                continue
             try:
-                cluster.call(cluster.storage.delete_storage_class, name)
+                self._cluster.call(self._cluster.storage.delete_storage_class, name)
             except Exception as exc:  # cleanup goes on: report, do not mask the test result
                 print(f"warning: could not delete StorageClass {name} ({entry_name}): {exc}")
 
@@ -371,34 +379,135 @@ def namespace(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Ite
         yield name
 
 
-@pytest.fixture(scope="module")
-def statefulset(
-    request: pytest.FixtureRequest,
-    run: Run,
-    cluster: Cluster,
-    case: Case,
-    storage_class_for: Callable[[inv.Storage], str | None],
-) -> Iterator[Deployment]:
-    """A StatefulSet of this parameter set, in its own namespace (not yet deployed)."""
-    module = Path(str(request.node.path)).stem.removeprefix("test_")
-    name = namespace_name(run, module, case.id)
-    evidence.parameters(storage=case.storage.name, replicas=case.replicas, policy=case.policy.value)
-    with cluster.namespace(name, run_id=run.id, worker=run.worker):
-        yield Deployment(
-            cluster=cluster,
-            inventory=run.inventory,
-            case=case,
-            namespace=name,
-            class_name=storage_class_for(case.storage),
-            labels=workloads.labels(run.id, run.worker),
+# --- the sets the suites use: deployed ahead, shared where read-only ----------------------
+
+
+def _module(item: pytest.Item) -> str:
+    return Path(str(item.path)).stem.removeprefix("test_")
+
+
+def _set_key(item: pytest.Item, disruptive_modules: set[str]) -> sets.SetKey | None:
+    """The set a test uses (None if it uses none)."""
+    if not {"deployed", "statefulset"} & set(getattr(item, "fixturenames", ())):
+        return None
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    if not isinstance(case, Case):
+        return None
+    module = _module(item)
+    return sets.SetKey.of(sets.group_of(module, module in disruptive_modules), case)
+
+
+def _disruptive_modules(items: list[pytest.Item]) -> set[str]:
+    return {_module(i) for i in items if i.get_closest_marker("disruptive") is not None}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Run the tests of one case together, read-only suites first, so each set is used in
+    one stretch and can be deleted after it (and the next deployed meanwhile)."""
+    if _INVENTORY_KEY not in config.stash:
+        return
+    disruptive = _disruptive_modules(items)
+    cases = [Case(*params) for params in inv.iter_parameters(config.stash[_INVENTORY_KEY])]
+    order = {case.id: n for n, case in enumerate(cases)}
+    modules = {m: n for n, m in enumerate(dict.fromkeys(_module(i) for i in items))}
+
+    def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int, int]:
+        index, item = indexed
+        key = _set_key(item, disruptive)
+        if key is None:
+            return (len(cases), 0, 0, index)
+        return (
+            order.get(key.case_id, len(cases)),
+            key.group != sets.SHARED,
+            modules[_module(item)],
+            index,
         )
 
+    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
+
+
+_POOL_KEY = pytest.StashKey[sets.SetPool]()
+_LAST_USE_KEY = pytest.StashKey[dict[str, sets.SetKey]]()  # nodeid -> set it last uses
+
+
+@pytest.fixture(scope="session")
+def set_pool(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iterator[sets.SetPool]:
+    """The run's sets: deployed ahead in run order when the run is one process (with
+    pytest-xdist each worker deploys what its tests ask for, when they ask)."""
+    config = request.config
+    classes = StorageClasses(run, cluster)
+    labels = workloads.labels(run.id, run.worker)
+
+    def make(key: sets.SetKey) -> tuple[Deployment, Callable[[], None]]:
+        name = namespace_name(run, key.group, key.case.id)
+        cluster.create_namespace(name, run_id=run.id, worker=run.worker)
+        deployment = Deployment(
+            cluster=cluster,
+            inventory=run.inventory,
+            case=key.case,
+            namespace=name,
+            class_name=classes.name_for(key.case.storage),
+            labels=labels,
+        )
+        return deployment, lambda: cluster.delete_namespace(name)
+
+    ahead = not hasattr(config, "workerinput") and config.getoption("dist", "no") == "no"
+    limit = run.inventory.workload.max_concurrent_sets
+    pool = sets.SetPool(cluster, make, limit=limit if ahead else None, workers=limit)
+    config.stash[_POOL_KEY] = pool
+    if ahead:
+        items = request.session.items
+        disruptive = _disruptive_modules(items)
+        keyed = [(item, _set_key(item, disruptive)) for item in items]
+        pool.plan(list(dict.fromkeys(key for _, key in keyed if key is not None)))
+        last: dict[sets.SetKey, str] = {key: item.nodeid for item, key in keyed if key is not None}
+        config.stash[_LAST_USE_KEY] = {nodeid: key for key, nodeid in last.items()}
+    try:
+        yield pool
+    finally:
+        pool.close()
+        classes.delete()
+
 
 @pytest.fixture(scope="module")
-def deployed(statefulset: Deployment) -> Deployment:
-    """The StatefulSet deployed: every pod Ready, every claim Bound."""
-    statefulset.deploy()
-    return statefulset
+def deployed(
+    request: pytest.FixtureRequest, set_pool: sets.SetPool, case: Case
+) -> Iterator[Deployment]:
+    """This case's StatefulSet, deployed: every pod Ready, every claim Bound. Read-only
+    suites share one per case; a module with disruptive tests has its own."""
+    module = _module(request.node)
+    disruptive = any(
+        i.get_closest_marker("disruptive") is not None
+        for i in request.session.items
+        if _module(i) == module
+    )
+    evidence.parameters(storage=case.storage.name, replicas=case.replicas, policy=case.policy.value)
+    key = sets.SetKey.of(sets.group_of(module, disruptive), case)
+    yield set_pool.get(key)
+    if _LAST_USE_KEY not in request.config.stash and disruptive:
+        set_pool.release(key)  # with xdist: the module's own set goes with the module
+
+
+@pytest.fixture(scope="module")
+def statefulset(deployed: Deployment) -> Deployment:
+    """The module's set, for tests that add sets of their own to its namespace."""
+    return deployed
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After the last test that uses a set, delete it: its slot goes to the next set."""
+    try:
+        return (yield)
+    finally:
+        key = item.config.stash.get(_LAST_USE_KEY, {}).get(item.nodeid)
+        pool = item.config.stash.get(_POOL_KEY, None)
+        if key is not None and pool is not None:
+            pool.release(key)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -9,6 +9,7 @@ rewritten in place, a CI log a plain line every ``interval`` seconds.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -61,6 +62,10 @@ def use(progress: Progress | None) -> None:
 
 
 def current() -> Progress | None:
+    """Where to report; None in background threads (work done ahead of its test waits
+    silently: the test that needs it reports when it has to wait for it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
     return _current
 
 
