@@ -352,3 +352,43 @@ def _run_until_dropped(ssh: paramiko.SSHClient) -> None:
         _, stdout, _ = ssh.exec_command("sleep 0.1; echo ok", timeout=10)
         if stdout.read() != b"ok\n":
             raise EOFError("session dropped")
+
+
+@pytest.mark.parametrize(
+    ("storage_class", "step"),
+    [("datera-gold", "SetUp"), (None, "MountDevice")],
+    ids=["flexvolume", "csi"],
+)
+def test_fault_mount_fails(  # type: ignore[no-untyped-def]
+    kernel_sim: Sim, ns: str, faults, storage_class: str | None, step: str
+) -> None:
+    """The pod waits in ContainerCreating and says why, as a kubelet whose mount fails."""
+    from conformance.sim.cli import _admin
+
+    faults(mount_fails=None)
+    kernel_sim.core.create_namespaced_service(ns, manifests.service())
+    body = manifests.statefulset(replicas=1, claim="pv-claim", storage_class=storage_class)
+    kernel_sim.apps.create_namespaced_stateful_set(ns, body)
+    prefix = f"MountVolume.{step} failed for volume "
+
+    def failed_mount(seen: Seen[client.CoreV1Event]) -> bool:
+        return any(
+            e.type == "Warning"
+            and e.reason == "FailedMount"
+            and e.involved_object.name == "web-0"
+            and (e.message or "").startswith(prefix)
+            and (e.count or 0) >= 2  # retried, and the retries counted on one event
+            for e in seen.items()
+        )
+
+    seen = wait_for(kernel_sim.core.list_namespaced_event, failed_mount, timeout=30, namespace=ns)
+    event = next(e for e in seen.items() if e.reason == "FailedMount")
+    pv = kernel_sim.core.read_namespaced_persistent_volume_claim("pv-claim-web-0", ns).spec
+    assert event.message.startswith(f'{prefix}"{pv.volume_name}" : ')
+    assert "mount failed: exit status 32\nMounting command: mount\n" in event.message
+    assert "(fault mount-fails)" in event.message
+    assert event.source.component == "kubelet"
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+    _admin(kernel_sim.running.state_dir, "DELETE", "/sim/v1/faults")  # the driver recovers
+    wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
