@@ -14,6 +14,7 @@ from conformance.sim.runtimes.base import (
     FAILED_ATTACH,
     FAILED_MOUNT,
     FAILED_SANDBOX,
+    FAILED_UNMOUNT,
     RUN_CONTAINER_ERROR,
     PodStarted,
     PodVolume,
@@ -53,6 +54,10 @@ class FailingRuntime(InMemoryRuntime):
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
         self._step("start")
         return await super().start_pod(node, pod, volumes)
+
+    async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
+        self._step("stop")
+        await super().stop_pod(node, pod, grace_seconds)
 
     async def wait_pod(self, node: str, pod: Obj) -> int:
         end = asyncio.get_running_loop().create_future()
@@ -221,5 +226,30 @@ def test_a_container_that_exits_is_restarted_after_the_back_off() -> None:
             assert sim.phase(POD, "web-0") == "Running"  # as upstream, while it restarts
             assert _warnings(sim, "BackOff")
             await sim.wait_for(lambda: restarted(2), what="restart 2")
+
+    run(main())
+
+
+def test_a_pod_whose_volumes_cannot_be_unmounted_stays_terminating_and_says_why() -> None:
+    async def main() -> None:
+        sim, runtime = _sim()
+        async with sim:
+            sim.store.create(POD, _pod("web-0", "data"))
+            await sim.wait_for(lambda: sim.phase(POD, "web-0") == "Running", what="running")
+            message = (
+                'UnmountVolume.TearDown failed for volume "pvc-1" : umount /data did not end '
+                "within 30s and was killed; it printed nothing"
+            )
+            runtime.failures["stop"] = RuntimeFailure(message, reason=FAILED_UNMOUNT)
+            sim.store.delete(POD, "default", "web-0")
+            await sim.wait_for(
+                lambda: any(e["count"] >= 2 for e in _warnings(sim, FAILED_UNMOUNT)),
+                what="the unmount failure reported, and retried",
+            )
+            (event,) = _warnings(sim, FAILED_UNMOUNT)
+            assert event["message"] == message
+            assert sim.get(POD, "web-0") is not None  # Terminating, as upstream keeps it
+            del runtime.failures["stop"]  # the worker was not wedged: its retry succeeds
+            await sim.wait_for(lambda: sim.get(POD, "web-0") is None, what="pod removed")
 
     run(main())

@@ -39,6 +39,7 @@ from conformance.sim.profiles import Timing
 from conformance.sim.runtimes.base import (
     FAILED_ATTACH,
     FAILED_CONTAINER,
+    FAILED_KILL,
     FAILED_MOUNT,
     FAILED_SANDBOX,
     RUN_CONTAINER_ERROR,
@@ -885,7 +886,11 @@ class Kubelet(Controller):
         if rec.watcher is not None:
             rec.watcher.cancel()
             rec.watcher = None
-        await self._runtime_call(self.runtime.stop_pod(rec.node, pod, grace), "FailedKillPod")
+        try:
+            await self._runtime_call(self.runtime.stop_pod(rec.node, pod, grace), FAILED_KILL)
+        except RuntimeFailure as exc:  # the pod stays Terminating until a retry succeeds
+            self._event(pod, exc.reason, str(exc), "Warning")
+            raise
         rec.mounted = False
 
     async def _terminate(self, key: QueueKey, pod: Obj) -> None:

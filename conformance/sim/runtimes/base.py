@@ -47,6 +47,8 @@ FAILED_ATTACH = "FailedAttachVolume"  # the attach-detach controller's attach
 FAILED_MOUNT = "FailedMount"  # the volume manager's MountDevice / SetUp
 FAILED_SANDBOX = "FailedCreatePodSandBox"  # the runtime's RunPodSandbox
 FAILED_CONTAINER = "Failed"  # the runtime's CreateContainer / StartContainer
+FAILED_KILL = "FailedKillPod"  # the runtime's StopPodSandbox / KillPod
+FAILED_UNMOUNT = "FailedUnMount"  # the volume manager's TearDown / UnmountDevice (sic)
 
 # Container waiting reasons the kubelet sets when a container cannot be started.
 CREATE_CONTAINER_ERROR = "CreateContainerError"
@@ -182,8 +184,10 @@ __all__ = [
     "EXEC_UNSUPPORTED",
     "FAILED_ATTACH",
     "FAILED_CONTAINER",
+    "FAILED_KILL",
     "FAILED_MOUNT",
     "FAILED_SANDBOX",
+    "FAILED_UNMOUNT",
     "RUN_CONTAINER_ERROR",
     "STDERR",
     "STDOUT",

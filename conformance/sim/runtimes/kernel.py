@@ -35,8 +35,10 @@ from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, p
 from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost
 from conformance.sim.runtimes.base import (
     FAILED_ATTACH,
+    FAILED_KILL,
     FAILED_MOUNT,
     FAILED_SANDBOX,
+    FAILED_UNMOUNT,
     RUN_CONTAINER_ERROR,
     ExecSession,
     PodStarted,
@@ -608,7 +610,11 @@ class KernelRuntime:
         uid = pod["metadata"]["uid"]
         running = self.pods.get(uid)
         if running is not None:
-            await pods.stop_pod(running, grace_seconds)
+            try:
+                await pods.stop_pod(running, grace_seconds)
+            except RuntimeFailure as exc:  # a process that survives SIGKILL
+                log.warning("node %s: %s", node, exc)
+                raise RuntimeFailure(f"error killing pod: {exc}", reason=FAILED_KILL) from exc
             self.pods.pop(uid, None)
             self._refresh_peers(running.spec.namespace, running.spec.subdomain)
         await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
@@ -634,7 +640,7 @@ class KernelRuntime:
                     log.warning("node %s: %s of %s failed: %s", node.name, step, mount.pv, exc)
                     raise RuntimeFailure(
                         f'UnmountVolume.{step} failed for volume "{mount.pv}" : {exc}',
-                        reason="FailedUnmount",
+                        reason=FAILED_UNMOUNT,
                     ) from exc
             mounts.pop(0)
         self.published.pop(uid, None)
