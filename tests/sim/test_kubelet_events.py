@@ -176,7 +176,7 @@ def test_a_container_that_cannot_be_created_waits_with_the_error() -> None:
 
 def test_a_container_that_fails_to_start_goes_into_crash_loop_back_off() -> None:
     async def main() -> None:
-        sim, runtime = _sim({"crash_backoff": 30.0})
+        sim, runtime = _sim({"crash_backoff": 40.0, "crash_backoff_max": 300.0})
         runtime.failures["start"] = RuntimeFailure("exec failed", waiting=RUN_CONTAINER_ERROR)
         async with sim:
             sim.store.create(POD, _pod("web-0", "data"))
@@ -190,7 +190,7 @@ def test_a_container_that_fails_to_start_goes_into_crash_loop_back_off() -> None
             (status,) = pod["status"]["containerStatuses"]  # type: ignore[index]
             assert status["state"]["waiting"] == {
                 "reason": "CrashLoopBackOff",
-                "message": f"back-off 30s restarting failed container=web pod=web-0_default({uid})",
+                "message": f"back-off 40s restarting failed container=web pod=web-0_default({uid})",
             }
             assert status["lastState"]["terminated"]["reason"] == "StartError"
             assert status["lastState"]["terminated"]["exitCode"] == 128

@@ -259,13 +259,19 @@ def _image_size(image: str) -> int:
 
 
 def go_duration(seconds: float) -> str:
-    """A duration as Go's time.Duration prints it, rounded to milliseconds."""
+    """A duration as Go's time.Duration prints it (``512ms``, ``8.916s``, ``5m0s``,
+    ``1h0m0s``), rounded to milliseconds."""
     millis = round(seconds * 1000)
     if millis == 0:
         return "0s"
     if millis < 1000:
         return f"{millis}ms"
-    return f"{millis / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
 
 
 def qos_class(pod: Obj) -> str:
@@ -339,8 +345,10 @@ class _PodRecord:
     waiting: tuple[str, str] | None = None
     restarts: int = 0
     last_state: dict[str, Any] = field(default_factory=dict)
-    backoff: float = 0.0  # the container's current restart back-off (0: none yet)
+    backoff: float = 0.0  # the container's next restart back-off (0: restart at once)
+    backoff_wait: float = 0.0  # the back-off it waits now
     backoff_until: float = 0.0  # monotonic: no restart before
+    backoff_updated: float = 0.0  # monotonic: the last failure
     watcher: asyncio.Task[None] | None = None  # waits for the container to end
     stopping: bool = False  # the kubelet stops the pod: its exit is no crash
 
@@ -673,7 +681,7 @@ class Kubelet(Controller):
         )
         rec.waiting = (
             "CrashLoopBackOff",
-            f"back-off {go_duration(rec.backoff)} restarting failed container={main} "
+            f"back-off {go_duration(rec.backoff_wait)} restarting failed container={main} "
             f"pod={pod_ref(pod)}",
         )
         self._write_status(pod, self._pending_status(pod, node, rec))
@@ -700,8 +708,13 @@ class Kubelet(Controller):
                 terminated["containerID"] = main
         rec.last_state = {"terminated": terminated}
         profile = self.timing.profile
+        now = time.monotonic()
+        if now - rec.backoff_updated > 2 * profile.crash_backoff_max:
+            rec.backoff = 0.0  # a long quiet spell forgets the back-off, as flowcontrol does
+        rec.backoff_updated = now
         if rec.backoff:
             rec.backoff_until = time.monotonic() + rec.backoff
+            rec.backoff_wait = rec.backoff
             rec.backoff = min(rec.backoff * 2, profile.crash_backoff_max)
         else:
             rec.backoff = profile.crash_backoff
