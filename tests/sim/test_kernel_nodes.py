@@ -392,3 +392,36 @@ def test_fault_mount_fails(  # type: ignore[no-untyped-def]
     assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
     _admin(kernel_sim.running.state_dir, "DELETE", "/sim/v1/faults")  # the driver recovers
     wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
+
+
+def test_a_container_that_exits_is_restarted_after_a_back_off(kernel_sim: Sim, ns: str) -> None:
+    """The kubelet notices the container's end, restarts it, then backs off (events too)."""
+    pod = {
+        "metadata": {"name": "crash"},
+        "spec": {
+            "containers": [
+                {"name": "crash", "image": "busybox:1.36", "command": ["sh", "-c", "exit 3"]}
+            ]
+        },
+    }
+    kernel_sim.core.create_namespaced_pod(ns, pod)
+
+    def crash_looping(seen: Seen[client.V1Pod]) -> bool:
+        for item in seen.items():
+            status = (item.status.container_statuses or [None])[0]
+            waiting = status.state.waiting if status is not None else None
+            if waiting is not None and waiting.reason == "CrashLoopBackOff":
+                return bool(status.restart_count >= 2)
+        return False
+
+    wait_for(kernel_sim.core.list_namespaced_pod, crash_looping, timeout=30, namespace=ns)
+    status = kernel_sim.core.read_namespaced_pod("crash", ns).status.container_statuses[0]
+    assert status.last_state.terminated.exit_code == 3
+    assert status.last_state.terminated.reason == "Error"
+    assert status.state.waiting.message.startswith("back-off ")
+    assert "restarting failed container=crash pod=crash_" in status.state.waiting.message
+    events = kernel_sim.core.list_namespaced_event(ns).items
+    backoff = [e for e in events if e.reason == "BackOff"]
+    assert backoff
+    assert backoff[0].message.startswith("Back-off restarting failed container crash in pod ")
+    assert backoff[0].involved_object.field_path == "spec.containers{crash}"
