@@ -50,6 +50,11 @@ PROOFS: dict[str, list[Proof]] = {
             value=600,
             timeouts={"pod_ready": 8},
         ),
+        Proof(
+            "mount-fails",
+            'event Warning FailedMount Pod/web-0: MountVolume.SetUp failed for volume "pvc-',
+            timeouts={"pod_ready": 10},
+        ),
     ],
     "test_provisioning.py::test_volumes_have_the_declared_class_capacity_access_and_fs_type": [
         Proof("pv-wrong-capacity", "expected at least 1Gi"),

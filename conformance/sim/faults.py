@@ -75,6 +75,13 @@ CATALOG: tuple[Fault, ...] = (
     Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),
     Fault("readonly-data-mount", "node", ValueKind.SWITCH, "the pod's volume is mounted read-only"),
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
+    Fault(
+        "mount-fails",
+        "node",
+        ValueKind.SWITCH,
+        "the node cannot mount volumes (a driver whose NodeStage fails): pods stay "
+        "ContainerCreating with FailedMount events",
+    ),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
     Fault(

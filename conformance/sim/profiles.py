@@ -28,6 +28,12 @@ class Profile:
     image_pull: Delay
     container_start: Delay
     container_stop: Delay
+    # How long the kubelet waits for a pod's volumes before it reports "Unable to attach
+    # or mount volumes" (upstream's podAttachAndMountTimeout, 2m3s), and its back-off
+    # between restarts of a failed container (10s doubling to 5m upstream).
+    mount_timeout: float = 123.0
+    crash_backoff: float = 10.0
+    crash_backoff_max: float = 300.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -39,6 +45,10 @@ PROFILES: dict[str, Profile] = {
         image_pull=Delay(0.0, 0.0),
         container_start=Delay(0.0, 0.0),
         container_stop=Delay(0.3, 0.3),  # kubectl delete races a faster kubelet
+        # shorter than upstream's, so tests see the timeout and restarts within seconds
+        mount_timeout=10.0,
+        crash_backoff=1.0,
+        crash_backoff_max=30.0,
     ),
     "realistic": Profile(
         "realistic",

@@ -352,3 +352,76 @@ def _run_until_dropped(ssh: paramiko.SSHClient) -> None:
         _, stdout, _ = ssh.exec_command("sleep 0.1; echo ok", timeout=10)
         if stdout.read() != b"ok\n":
             raise EOFError("session dropped")
+
+
+@pytest.mark.parametrize(
+    ("storage_class", "step"),
+    [("datera-gold", "SetUp"), (None, "MountDevice")],
+    ids=["flexvolume", "csi"],
+)
+def test_fault_mount_fails(  # type: ignore[no-untyped-def]
+    kernel_sim: Sim, ns: str, faults, storage_class: str | None, step: str
+) -> None:
+    """The pod waits in ContainerCreating and says why, as a kubelet whose mount fails."""
+    from conformance.sim.cli import _admin
+
+    faults(mount_fails=None)
+    kernel_sim.core.create_namespaced_service(ns, manifests.service())
+    body = manifests.statefulset(replicas=1, claim="pv-claim", storage_class=storage_class)
+    kernel_sim.apps.create_namespaced_stateful_set(ns, body)
+    prefix = f"MountVolume.{step} failed for volume "
+
+    def failed_mount(seen: Seen[client.CoreV1Event]) -> bool:
+        return any(
+            e.type == "Warning"
+            and e.reason == "FailedMount"
+            and e.involved_object.name == "web-0"
+            and (e.message or "").startswith(prefix)
+            and (e.count or 0) >= 2  # retried, and the retries counted on one event
+            for e in seen.items()
+        )
+
+    seen = wait_for(kernel_sim.core.list_namespaced_event, failed_mount, timeout=30, namespace=ns)
+    event = next(e for e in seen.items() if e.reason == "FailedMount")
+    pv = kernel_sim.core.read_namespaced_persistent_volume_claim("pv-claim-web-0", ns).spec
+    assert event.message.startswith(f'{prefix}"{pv.volume_name}" : ')
+    assert "mount failed: exit status 32\nMounting command: mount\n" in event.message
+    assert "(fault mount-fails)" in event.message
+    assert event.source.component == "kubelet"
+    pod = kernel_sim.core.read_namespaced_pod("web-0", ns)
+    assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+    _admin(kernel_sim.running.state_dir, "DELETE", "/sim/v1/faults")  # the driver recovers
+    wait_for(kernel_sim.core.list_namespaced_pod, _ready(1), timeout=60, namespace=ns)
+
+
+def test_a_container_that_exits_is_restarted_after_a_back_off(kernel_sim: Sim, ns: str) -> None:
+    """The kubelet notices the container's end, restarts it, then backs off (events too)."""
+    pod = {
+        "metadata": {"name": "crash"},
+        "spec": {
+            "containers": [
+                {"name": "crash", "image": "busybox:1.36", "command": ["sh", "-c", "exit 3"]}
+            ]
+        },
+    }
+    kernel_sim.core.create_namespaced_pod(ns, pod)
+
+    def crash_looping(seen: Seen[client.V1Pod]) -> bool:
+        for item in seen.items():
+            status = (item.status.container_statuses or [None])[0]
+            waiting = status.state.waiting if status is not None else None
+            if waiting is not None and waiting.reason == "CrashLoopBackOff":
+                return bool(status.restart_count >= 2)
+        return False
+
+    wait_for(kernel_sim.core.list_namespaced_pod, crash_looping, timeout=30, namespace=ns)
+    status = kernel_sim.core.read_namespaced_pod("crash", ns).status.container_statuses[0]
+    assert status.last_state.terminated.exit_code == 3
+    assert status.last_state.terminated.reason == "Error"
+    assert status.state.waiting.message.startswith("back-off ")
+    assert "restarting failed container=crash pod=crash_" in status.state.waiting.message
+    events = kernel_sim.core.list_namespaced_event(ns).items
+    backoff = [e for e in events if e.reason == "BackOff"]
+    assert backoff
+    assert backoff[0].message.startswith("Back-off restarting failed container crash in pod ")
+    assert backoff[0].involved_object.field_path == "spec.containers{crash}"

@@ -387,6 +387,9 @@ def test_helpers_format_like_upstream() -> None:
     assert go_duration(0.5124) == "512ms"
     assert go_duration(8.916) == "8.916s"
     assert go_duration(2.0) == "2s"
+    assert go_duration(300) == "5m0s"
+    assert go_duration(61.5) == "1m1.5s"
+    assert go_duration(3600) == "1h0m0s"
     assert normalize_image("nginx") == "docker.io/library/nginx:latest"
     assert normalize_image("gcr.io/google_containers/nginx-slim:0.8") == (
         "gcr.io/google_containers/nginx-slim:0.8"

@@ -20,11 +20,12 @@ import contextlib
 import hashlib
 import logging
 import platform
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
@@ -36,6 +37,12 @@ from conformance.sim.controllers.volumes import PV, PVC, quantity
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
 from conformance.sim.runtimes.base import (
+    FAILED_ATTACH,
+    FAILED_CONTAINER,
+    FAILED_KILL,
+    FAILED_MOUNT,
+    FAILED_SANDBOX,
+    RUN_CONTAINER_ERROR,
     NodeRuntime,
     PodStarted,
     PodVolume,
@@ -44,6 +51,7 @@ from conformance.sim.runtimes.base import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POD: Kind = kind_named("Pod")
 NODE: Kind = kind_named("Node")
@@ -251,13 +259,19 @@ def _image_size(image: str) -> int:
 
 
 def go_duration(seconds: float) -> str:
-    """A duration as Go's time.Duration prints it, rounded to milliseconds."""
+    """A duration as Go's time.Duration prints it (``512ms``, ``8.916s``, ``5m0s``,
+    ``1h0m0s``), rounded to milliseconds."""
     millis = round(seconds * 1000)
     if millis == 0:
         return "0s"
     if millis < 1000:
         return f"{millis}ms"
-    return f"{millis / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
 
 
 def qos_class(pod: Obj) -> str:
@@ -325,10 +339,54 @@ class _PodRecord:
     volumes: dict[str, Obj] = field(default_factory=dict)  # PV name -> PV as attached
     started: PodStarted | None = None
     started_at: str = ""
+    mounted: bool = False  # the volume manager mounted the pod's volumes
+    mount_wait_since: float | None = None  # monotonic: waiting for attach/mount since
+    # the container: why it waits (reason, message), its restarts and its last exit
+    waiting: tuple[str, str] | None = None
+    restarts: int = 0
+    last_state: dict[str, Any] = field(default_factory=dict)
+    backoff: float = 0.0  # the container's next restart back-off (0: restart at once)
+    backoff_wait: float = 0.0  # the back-off it waits now
+    backoff_until: float = 0.0  # monotonic: no restart before
+    backoff_updated: float = 0.0  # monotonic: the last failure
+    watcher: asyncio.Task[None] | None = None  # waits for the container to end
+    stopping: bool = False  # the kubelet stops the pod: its exit is no crash
+
+    @property
+    def in_backoff(self) -> bool:
+        return time.monotonic() < self.backoff_until
+
+
+def pod_ref(pod: Obj) -> str:
+    """A pod as the kubelet's format.Pod names it: ``name_namespace(uid)``."""
+    m = pod["metadata"]
+    return f"{m['name']}_{m.get('namespace', '')}({m.get('uid', '')})"
+
+
+def container_path(container: str) -> str:
+    """The fieldPath of a container's events (kubecontainer.GenerateContainerRef)."""
+    return f"spec.containers{{{container}}}"
 
 
 class Kubelet(Controller):
-    """The kubelets of all registered nodes; keys are pods."""
+    """The kubelets of all registered nodes; keys are pods.
+
+    A pod's start goes through the steps of the real kubelet, each reporting its failure
+    as upstream does (reasons from pkg/kubelet/events, messages from the volume
+    operation executor and the runtime manager): the attach-detach controller's attach
+    (``FailedAttachVolume``), the volume manager's mounts (``FailedMount``, and
+    ``Unable to attach or mount volumes: ...`` once the profile's ``mount_timeout``
+    passed without them), the runtime's sandbox (``FailedCreatePodSandBox``) and the
+    container (``Failed`` with ``Error: ...`` and the container waiting with
+    ``CreateContainerError`` or ``RunContainerError``). A container that ends or cannot
+    be started is restarted after the kubelet's back-off (``BackOff`` events, waiting
+    ``CrashLoopBackOff``), as restartPolicy says. Events are correlated by
+    :func:`conformance.sim.controllers.events.record`, so retries bump one event's count.
+
+    Where it differs: images are pulled before the sandbox is made (upstream pulls
+    after), the back-off delays come from the latency profile, and a restart makes the
+    pod's namespaces anew (one container per pod, so the sandbox restarts with it).
+    """
 
     name = KUBELET
 
@@ -382,6 +440,7 @@ class Kubelet(Controller):
             self._workers[key] = asyncio.create_task(self._work(key))
 
     async def _work(self, key: QueueKey) -> None:
+        """The pod worker: syncs one pod until nothing new came in; failures retry later."""
         try:
             while True:
                 self._dirty.discard(key)
@@ -390,8 +449,11 @@ class Kubelet(Controller):
                     self._failures.pop(key, None)
                 except asyncio.CancelledError:
                     raise
-                except (errors.ApiError, RuntimeFailure) as exc:
-                    log.info("kubelet: %s: %s", key, exc)
+                except RuntimeFailure as exc:  # reported as an event where it happened
+                    log.warning("kubelet: pod %s/%s: %s: %s", *key, exc.reason, exc)
+                    self._backoff(key)
+                except errors.ApiError as exc:
+                    log.info("kubelet: pod %s/%s: %s", *key, exc)
                     self._backoff(key)
                 except Exception:  # a kubelet bug must not stop the cluster
                     log.exception("kubelet: sync of %s failed", key)
@@ -412,7 +474,8 @@ class Kubelet(Controller):
                 self._node_up(node)
             await super().run()
         finally:
-            for task in [*self._workers.values(), *self._nodes_up.values()]:
+            watchers = [r.watcher for r in self._records.values() if r.watcher is not None]
+            for task in [*self._workers.values(), *self._nodes_up.values(), *watchers]:
                 task.cancel()
 
     def _node_up(self, node: Obj) -> asyncio.Task[None]:
@@ -431,9 +494,26 @@ class Kubelet(Controller):
         for key in list(self._waiting):
             self.enqueue(key)
 
-    def _event(self, pod: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+    def _event(
+        self,
+        pod: Obj,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        *,
+        container: str = "",
+    ) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
-        record(self.store, pod, reason, message, component=KUBELET, type_=type_, host=node)
+        record(
+            self.store,
+            pod,
+            reason,
+            message,
+            component=KUBELET,
+            type_=type_,
+            host=node,
+            field_path=container_path(container) if container else "",
+        )
 
     # --- sync ----------------------------------------------------------------------
 
@@ -478,9 +558,16 @@ class Kubelet(Controller):
                 continue
             if not await self._attach(key, pod, node_name, volume.pv):
                 self._waiting.add(key)
+                unattached = [v.name for v in volumes if v.pv_name not in rec.volumes]
+                self._mount_timeout(key, rec, pod, unattached, unattached)
                 return
             rec.volumes[volume.pv_name] = volume.pv
         self._waiting.discard(key)
+        if not rec.mounted:
+            await self._mount(key, rec, pod, node_name, volumes)
+        if rec.in_backoff:  # the container failed a moment ago: restart it later
+            self._report_backoff(key, rec, pod, node)
+            return
         spec = pod.get("spec") or {}
         containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
         for container in containers:
@@ -491,21 +578,176 @@ class Kubelet(Controller):
         if current["metadata"].get("deletionTimestamp"):
             self._dirty.add(key)  # terminate on the next pass
             return
+        main = str((spec.get("containers") or [{}])[0].get("name", ""))
         try:
-            started = await self.runtime.start_pod(node_name, current, volumes)
-        except RuntimeFailure as exc:  # e.g. FailedMount; retried with backoff
-            self._event(current, exc.reason, str(exc), "Warning")
+            started = await self._runtime_call(
+                self.runtime.start_pod(node_name, current, volumes), FAILED_SANDBOX
+            )
+        except RuntimeFailure as exc:
+            if exc.reason == FAILED_SANDBOX:
+                message = f"Failed to create pod sandbox: rpc error: code = Unknown desc = {exc}"
+                self._event(current, FAILED_SANDBOX, message, "Warning")
+            else:
+                self._event(current, FAILED_CONTAINER, f"Error: {exc}", "Warning", container=main)
+                rec.waiting = (exc.waiting, str(exc))
+                if exc.waiting == RUN_CONTAINER_ERROR:  # the container exists, and exited
+                    self._container_ended(rec, 128, "StartError", str(exc), now_rfc3339())
+                self._write_status(current, self._pending_status(current, node, rec))
             raise
         await asyncio.sleep(self.timing.delay("container_start"))  # the runtime's latency
         rec.started = started
         rec.started_at = now_rfc3339()
         rec.pod = current
+        rec.waiting = None
+        rec.stopping = False
         for container in containers:
-            self._event(current, "Created", f"Created container: {container['name']}")
-            self._event(current, "Started", f"Started container {container['name']}")
+            name = container["name"]
+            self._event(current, "Created", f"Created container: {name}", container=name)
+            self._event(current, "Started", f"Started container {name}", container=name)
         if started.note:
             self._event(current, "EntrypointReplaced", started.note)
         self._write_status(current, self._running_status(current, node, rec))
+        rec.watcher = asyncio.create_task(self._watch(key, rec))
+
+    async def _runtime_call(self, call: Awaitable[T], reason: str) -> T:
+        """Await a runtime operation; an unexpected error becomes a RuntimeFailure, so the
+        caller reports it as an event instead of only logging it."""
+        try:
+            return await call
+        except (RuntimeFailure, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("kubelet: the node runtime failed unexpectedly")
+            raise RuntimeFailure(f"{type(exc).__name__}: {exc}", reason=reason) from exc
+
+    async def _mount(
+        self, key: QueueKey, rec: _PodRecord, pod: Obj, node: str, volumes: list[PodVolume]
+    ) -> None:
+        """The volume manager's part: mount the pod's volumes, or report why not."""
+        try:
+            await self._runtime_call(self.runtime.mount_volumes(node, pod, volumes), FAILED_MOUNT)
+        except RuntimeFailure as exc:
+            self._event(pod, exc.reason, str(exc), "Warning")
+            if exc.reason == FAILED_MOUNT:
+                names = [exc.volume] if exc.volume else [v.name for v in volumes]
+                self._mount_timeout(key, rec, pod, names, [])
+            raise
+        rec.mounted = True
+        rec.mount_wait_since = None
+
+    def _mount_timeout(
+        self,
+        key: QueueKey,
+        rec: _PodRecord,
+        pod: Obj,
+        unmounted: list[str],
+        unattached: list[str],
+    ) -> None:
+        """``Unable to attach or mount volumes`` once the volumes took ``mount_timeout``.
+
+        Upstream's WaitForAttachAndMount gives up after 2m3s and syncPod records this
+        event; the pod worker then tries again, and so on. (Since 1.28 upstream skips the
+        event when the wait was interrupted, which its own timeout also counts as; the
+        simulator reports it, as kubelets up to 1.27 and most field reports show.)
+        """
+        now = time.monotonic()
+        timeout = self.timing.profile.mount_timeout
+        if rec.mount_wait_since is None:
+            rec.mount_wait_since = now
+        elif now - rec.mount_wait_since >= timeout:
+            self._event(
+                pod,
+                FAILED_MOUNT,
+                "Unable to attach or mount volumes: "
+                f"unmounted volumes=[{' '.join(sorted(unmounted))}], "
+                f"unattached volumes=[{' '.join(sorted(unattached))}], "
+                "failed to process volumes=[]: timed out waiting for the condition",
+                "Warning",
+            )
+            rec.mount_wait_since = now
+        assert rec.mount_wait_since is not None
+        self.enqueue_after(key, max(0.0, rec.mount_wait_since + timeout - now) + 0.01)
+
+    def _report_backoff(self, key: QueueKey, rec: _PodRecord, pod: Obj, node: Obj) -> None:
+        """A sync during the container's restart back-off: say so, come back after it."""
+        spec = pod.get("spec") or {}
+        main = str((spec.get("containers") or [{}])[0].get("name", ""))
+        self._event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {main} in pod {pod_ref(pod)}",
+            "Warning",
+            container=main,
+        )
+        rec.waiting = (
+            "CrashLoopBackOff",
+            f"back-off {go_duration(rec.backoff_wait)} restarting failed container={main} "
+            f"pod={pod_ref(pod)}",
+        )
+        self._write_status(pod, self._pending_status(pod, node, rec))
+        self.enqueue_after(key, max(0.0, rec.backoff_until - time.monotonic()) + 0.01)
+
+    def _container_ended(
+        self, rec: _PodRecord, code: int, reason: str, message: str, finished: str
+    ) -> None:
+        """Record a container's end and start its restart back-off, as the kubelet's
+        doBackOff does: the first restart is at once, later ones wait 10s, 20s, ... 5m
+        (the profile's ``crash_backoff`` and ``crash_backoff_max``)."""
+        terminated: dict[str, Any] = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": rec.started_at or finished,
+            "finishedAt": finished,
+        }
+        if message:
+            terminated["message"] = message
+        if rec.started is not None:
+            ids = rec.started.container_ids
+            main = next(iter(ids.values()), "")
+            if main:
+                terminated["containerID"] = main
+        rec.last_state = {"terminated": terminated}
+        profile = self.timing.profile
+        now = time.monotonic()
+        if now - rec.backoff_updated > 2 * profile.crash_backoff_max:
+            rec.backoff = 0.0  # a long quiet spell forgets the back-off, as flowcontrol does
+        rec.backoff_updated = now
+        if rec.backoff:
+            rec.backoff_until = time.monotonic() + rec.backoff
+            rec.backoff_wait = rec.backoff
+            rec.backoff = min(rec.backoff * 2, profile.crash_backoff_max)
+        else:
+            rec.backoff = profile.crash_backoff
+        rec.restarts += 1
+
+    async def _watch(self, key: QueueKey, rec: _PodRecord) -> None:
+        """Wait for the pod's container to end on its own; then restart it (or not, as
+        restartPolicy says)."""
+        try:
+            code = await self.runtime.wait_pod(rec.node, rec.pod)
+        except RuntimeFailure:
+            return
+        if rec.stopping or self._records.get(key) is not rec:
+            return  # stopped by the kubelet itself
+        pod = self.store.find(POD, *key)
+        if pod is None or pod["metadata"]["uid"] != rec.uid:
+            return
+        finished = now_rfc3339()
+        log.info("kubelet: pod %s/%s: container exited with %d", *key, code)
+        rec.stopping = True
+        try:
+            await self.runtime.stop_pod(rec.node, pod, 0.0)  # what is left of it
+        except RuntimeFailure as exc:
+            log.warning("kubelet: pod %s/%s: cleaning up after its exit: %s", *key, exc)
+        policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            self._write_status(pod, self._finished_status(pod, rec, code, finished))
+            return
+        self._container_ended(rec, code, "Error" if code else "Completed", "", finished)
+        rec.started = None
+        rec.mounted = False  # stop_pod unmounted its volumes
+        rec.watcher = None
+        self.enqueue(key)
 
     def _resolve_volumes(self, pod: Obj) -> list[PodVolume] | None:
         """The pod's PVC-backed volumes, or None while a claim is not bound yet."""
@@ -583,7 +825,7 @@ class Kubelet(Controller):
                     record(
                         self.store,
                         pod,
-                        "FailedAttachVolume",
+                        FAILED_ATTACH,
                         message,
                         component=ATTACH_DETACH,
                         type_="Warning",
@@ -591,11 +833,22 @@ class Kubelet(Controller):
                 return False
             if not users and not shared:
                 for other_node in sorted(others):
-                    await self.runtime.detach(other_node, pv)
+                    await self._runtime_call(self.runtime.detach(other_node, pv), FAILED_ATTACH)
                     holders.discard(other_node)
         if node not in holders:
             await asyncio.sleep(self.timing.delay("attach"))  # the storage backend's latency
-            await self.runtime.attach(node, pv)
+            try:
+                await self._runtime_call(self.runtime.attach(node, pv), FAILED_ATTACH)
+            except RuntimeFailure as exc:
+                record(
+                    self.store,
+                    pod,
+                    FAILED_ATTACH,
+                    f'AttachVolume.Attach failed for volume "{name}" : {exc}',
+                    component=ATTACH_DETACH,
+                    type_="Warning",
+                )
+                raise
             holders.add(node)
             record(
                 self.store,
@@ -613,12 +866,18 @@ class Kubelet(Controller):
 
     async def _pull_serialized(self, pod: Obj, node: str, container: Obj) -> None:
         image = str(container.get("image", ""))
+        name = str(container.get("name", ""))
         present = self._images.setdefault(node, set())
         policy = _pull_policy(container)
         if policy == "Never" or (policy == "IfNotPresent" and image in present):
-            self._event(pod, "Pulled", f'Container image "{image}" already present on machine')
+            self._event(
+                pod,
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                container=name,
+            )
             return
-        self._event(pod, "Pulling", f'Pulling image "{image}"')
+        self._event(pod, "Pulling", f'Pulling image "{image}"', container=name)
         took = self.timing.delay("image_pull")
         await asyncio.sleep(took)  # the registry's latency
         present.add(image)
@@ -628,19 +887,35 @@ class Kubelet(Controller):
             "Pulled",
             f'Successfully pulled image "{image}" in {spent} ({spent} including waiting). '
             f"Image size: {_image_size(image)} bytes.",
+            container=name,
         )
 
     # --- termination ---------------------------------------------------------------
+
+    async def _stop(self, rec: _PodRecord, pod: Obj, grace: float) -> None:
+        """Stop the pod's container and unmount its volumes (retried by the worker when
+        the runtime fails, as the kubelet keeps a pod whose volumes are still mounted)."""
+        rec.stopping = True
+        if rec.watcher is not None:
+            rec.watcher.cancel()
+            rec.watcher = None
+        try:
+            await self._runtime_call(self.runtime.stop_pod(rec.node, pod, grace), FAILED_KILL)
+        except RuntimeFailure as exc:  # the pod stays Terminating until a retry succeeds
+            self._event(pod, exc.reason, str(exc), "Warning")
+            raise
+        rec.mounted = False
 
     async def _terminate(self, key: QueueKey, pod: Obj) -> None:
         m = pod["metadata"]
         rec = self._records.get(key)
         grace = float(m.get("deletionGracePeriodSeconds") or 0)
         if rec is not None:
-            if rec.started is not None:
+            if rec.started is not None and not rec.stopping:
                 for container in (pod.get("spec") or {}).get("containers") or []:
-                    self._event(pod, "Killing", f"Stopping container {container['name']}")
-            await self.runtime.stop_pod(rec.node, pod, grace)
+                    name = container["name"]
+                    self._event(pod, "Killing", f"Stopping container {name}", container=name)
+            await self._stop(rec, pod, grace)
             # the kubelet's own sync latency, whatever the grace period: clients such as
             # `kubectl delete pod` expect to see the terminating pod before it goes
             await asyncio.sleep(self.timing.delay("container_stop"))
@@ -657,23 +932,24 @@ class Kubelet(Controller):
         self._wake_waiting()
 
     async def _teardown(self, key: QueueKey, rec: _PodRecord, grace: float) -> None:
-        await self.runtime.stop_pod(rec.node, rec.pod, grace)
+        await self._stop(rec, rec.pod, grace)
         await self._detach_unused(key, rec)
         self._records.pop(key, None)
         self._wake_waiting()
 
     async def _detach_unused(self, key: QueueKey, rec: _PodRecord) -> None:
-        for name, pv in rec.volumes.items():
+        for name, pv in list(rec.volumes.items()):
             if any(
                 other_key != key and other.node == rec.node and name in other.volumes
                 for other_key, other in self._records.items()
             ):
+                del rec.volumes[name]
                 continue
             if rec.node in self._attached.get(name, set()):
                 await asyncio.sleep(self.timing.delay("attach"))  # detaching takes as long
-                await self.runtime.detach(rec.node, pv)
+                await self._runtime_call(self.runtime.detach(rec.node, pv), "FailedDetach")
                 self._attached[name].discard(rec.node)
-        rec.volumes.clear()
+            del rec.volumes[name]
 
     # --- status --------------------------------------------------------------------
 
@@ -700,15 +976,19 @@ class Kubelet(Controller):
         set_condition(status, "PodScheduled", "True")
         return status
 
-    def _pending_status(self, pod: Obj, node: Obj) -> dict[str, Any]:
+    def _pending_status(self, pod: Obj, node: Obj, rec: _PodRecord | None = None) -> dict[str, Any]:
+        """Containers not running: being created, or waiting as ``rec.waiting`` says
+        (``CreateContainerError``, ``CrashLoopBackOff``, ...). A pod whose container ran
+        before stays in phase Running while it is restarted, as upstream."""
         spec = pod.get("spec") or {}
         status = self._base_status(pod, node)
-        status["phase"] = "Pending"
+        restarted = rec is not None and rec.restarts > 0
+        status["phase"] = "Running" if restarted else "Pending"
         init = [c["name"] for c in spec.get("initContainers") or []]
         names = [c["name"] for c in spec.get("containers") or []]
         unready = f"containers with unready status: [{' '.join(names)}]"
-        set_condition(status, "PodReadyToStartContainers", "False")
-        if init:
+        set_condition(status, "PodReadyToStartContainers", "True" if restarted else "False")
+        if init and not restarted:
             set_condition(
                 status,
                 "Initialized",
@@ -721,11 +1001,23 @@ class Kubelet(Controller):
         set_condition(status, "Ready", "False", "ContainersNotReady", unready)
         set_condition(status, "ContainersReady", "False", "ContainersNotReady", unready)
         _order_conditions(status)
-        waiting = {"reason": "PodInitializing" if init else "ContainerCreating"}
-        status["containerStatuses"] = [
-            self._container_status(c, {"waiting": waiting}, ready=False, started=False)
-            for c in spec.get("containers") or []
-        ]
+        creating = {"reason": "PodInitializing" if init else "ContainerCreating"}
+        statuses = []
+        for index, container in enumerate(spec.get("containers") or []):
+            waiting: dict[str, Any] = dict(creating)
+            if index == 0 and rec is not None and rec.waiting is not None:
+                waiting = {"reason": rec.waiting[0], "message": rec.waiting[1]}
+            statuses.append(
+                self._container_status(
+                    container,
+                    {"waiting": waiting},
+                    ready=False,
+                    started=False,
+                    restarts=rec.restarts if rec is not None and index == 0 else 0,
+                    last_state=rec.last_state if rec is not None and index == 0 else None,
+                )
+            )
+        status["containerStatuses"] = statuses
         if init:
             status["initContainerStatuses"] = [
                 self._container_status(
@@ -733,6 +1025,40 @@ class Kubelet(Controller):
                 )
                 for c in spec.get("initContainers") or []
             ]
+        return status
+
+    def _finished_status(
+        self, pod: Obj, rec: _PodRecord, code: int, finished: str
+    ) -> dict[str, Any]:
+        """The container ended and restartPolicy keeps it so: Succeeded or Failed."""
+        spec = pod.get("spec") or {}
+        status = self._base_status(pod, None)
+        status["phase"] = "Succeeded" if code == 0 else "Failed"
+        reason = "PodCompleted" if code == 0 else "PodFailed"
+        for condition in ("PodReadyToStartContainers", "Ready", "ContainersReady"):
+            set_condition(status, condition, "False", reason if "Ready" in condition else "")
+        _order_conditions(status)
+        ids = rec.started.container_ids if rec.started is not None else {}
+        status["containerStatuses"] = [
+            self._container_status(
+                c,
+                {
+                    "terminated": {
+                        "exitCode": code if index == 0 else 0,
+                        "reason": ("Completed" if code == 0 else "Error") if index == 0 else "",
+                        "startedAt": rec.started_at,
+                        "finishedAt": finished,
+                        "containerID": ids.get(c["name"], ""),
+                    }
+                },
+                ready=False,
+                started=False,
+                container_id=ids.get(c["name"], ""),
+                restarts=rec.restarts if index == 0 else 0,
+                last_state=rec.last_state if index == 0 else None,
+            )
+            for index, c in enumerate(spec.get("containers") or [])
+        ]
         return status
 
     def _running_status(self, pod: Obj, node: Obj, rec: _PodRecord) -> dict[str, Any]:
@@ -753,8 +1079,10 @@ class Kubelet(Controller):
                 ready=True,
                 started=True,
                 container_id=ids.get(c["name"], ""),
+                restarts=rec.restarts if index == 0 else 0,
+                last_state=rec.last_state if index == 0 else None,
             )
-            for c in spec.get("containers") or []
+            for index, c in enumerate(spec.get("containers") or [])
         ]
         if spec.get("initContainers"):
             status["initContainerStatuses"] = [
@@ -817,14 +1145,16 @@ class Kubelet(Controller):
         ready: bool,
         started: bool,
         container_id: str = "",
+        restarts: int = 0,
+        last_state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         image = str(container.get("image", ""))
         status: dict[str, Any] = {
             "name": container["name"],
             "state": state,
-            "lastState": {},
+            "lastState": dict(last_state or {}),
             "ready": ready,
-            "restartCount": 0,
+            "restartCount": restarts,
             "image": normalize_image(image),
             "imageID": image_id(image) if container_id else "",
             "started": started,
@@ -839,11 +1169,13 @@ class Kubelet(Controller):
 
 __all__ = [
     "Kubelet",
+    "container_path",
     "go_duration",
     "image_id",
     "node_address",
     "node_object",
     "normalize_image",
+    "pod_ref",
     "qos_class",
     "register_nodes",
     "set_node_ready",

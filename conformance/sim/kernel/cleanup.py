@@ -41,6 +41,7 @@ from pathlib import Path
 
 from conformance.sim import lifecycle, ownership
 from conformance.sim.control_plane import STATE_FILE
+from conformance.sim.kernel.devices import detach_loop
 from conformance.sim.kernel.host import (
     AGENT_SCRIPT,
     BRIDGE_RE,
@@ -696,16 +697,18 @@ def clean(leftovers: Leftovers) -> CleanReport:
         if not _loop_attached(loop.device, loop.backing_file):
             report.detached.append(loop.device)
             continue
-        result = run(["losetup", "-d", loop.device], check=False)
+        try:  # through a descriptor: never a device another volume took meanwhile
+            detach_loop(loop.device, loop.backing_file.removesuffix(" (deleted)"))
+            refused = ""
+        except OSError as exc:
+            refused = exc.strerror or str(exc)
         deadline = time.monotonic() + LOOP_GONE_TIMEOUT
         delay = 0.005
         while _loop_attached(loop.device, loop.backing_file) and time.monotonic() < deadline:
             time.sleep(delay)  # the kernel releases it once the last mount holding it is gone
             delay = min(delay * 2, 0.2)
         if _loop_attached(loop.device, loop.backing_file):
-            report.errors.append(
-                f"loop device {loop.device} still attached ({result.stderr.strip() or 'busy'})"
-            )
+            report.errors.append(f"loop device {loop.device} still attached ({refused or 'busy'})")
         else:
             report.detached.append(loop.device)
 

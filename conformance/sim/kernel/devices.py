@@ -61,7 +61,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from conformance.sim.kernel.model import NodeCommandError, NodeHost, enter, run
+from conformance.sim.kernel.model import NODE_OP_TIMEOUT, NodeHost, enter, run
 
 KUBELET_ROOT = "/var/lib/kubelet"
 CSI_PLUGIN_DIR = "kubernetes.io~csi"
@@ -169,7 +169,7 @@ def create_volume(
         _mkfs(loop, actual_fs, fs_uuid, timeout)
     except BaseException:
         if loop:
-            run(["losetup", "-d", loop], check=False)
+            detach_loop(loop, image)
         image.unlink(missing_ok=True)
         raise
     return Volume(pv_name, image, loop, major, minor, actual_fs, size, fs_uuid)
@@ -289,35 +289,57 @@ def _loop_bound_to(loop: str, image: Path) -> bool:
     return text == str(image.resolve()) or text == str(image)
 
 
+LOOP_CLR_FD = 0x4C01  # linux/loop.h
+
+
+def detach_loop(loop: str, backing: str | Path) -> bool:
+    """Detach ``loop`` if it still serves ``backing``; True when it was (or is now set to
+    detach itself once its last user lets go: the kernel's autoclear for a device in use).
+
+    The device is held open while it is checked and detached, so it cannot be released
+    and bound to another image in between. Detaching by name (``losetup -d``) after a
+    check can hit another volume that took the device meanwhile (this simulator's next
+    one, or another simulator's): that volume then vanishes under its pod, whose next
+    mount fails for good.
+    """
+    try:
+        fd = os.open(loop, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
+            return False
+        raise
+    try:
+        if not _loop_bound_to(loop, Path(backing)):
+            return False
+        fcntl.ioctl(fd, LOOP_CLR_FD)
+        return True
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # not bound (any more)
+            return False
+        raise
+    finally:
+        os.close(fd)
+
+
 def delete_volume(volume: Volume, *, timeout: float = 30) -> None:
     """Detach the loop device and remove the image.
 
-    ``losetup -d`` on a held device either fails with EBUSY (retried) or, on current
-    kernels, only marks it for auto-clear; either way we wait until the loop is really
-    free, and past ``timeout`` raise VolumeBusyError naming who holds it (the image is
-    then kept).
+    A device still in use (mounted in some mount namespace) is set to detach itself
+    once released (see :func:`detach_loop`); we wait up to ``timeout`` for that and
+    past it raise VolumeBusyError naming who holds it (the image is then kept, and a
+    later call finds the device gone or still held). The device is never detached by
+    name again while we wait.
     """
     deadline = time.monotonic() + timeout
-    delay = 0.01
-    while True:
-        if not _loop_bound_to(volume.loop_device, volume.image):
-            break
-        result = run(["losetup", "-d", volume.loop_device], check=False, timeout=timeout)
-        busy = result.returncode != 0 and "busy" in result.stderr.lower()
-        if result.returncode != 0 and not busy and _loop_bound_to(volume.loop_device, volume.image):
-            raise NodeCommandError(
-                ["losetup", "-d", volume.loop_device],
-                result.returncode,
-                result.stdout,
-                result.stderr,
-            )
-        if not _loop_bound_to(volume.loop_device, volume.image):
-            break
+    detach_loop(volume.loop_device, volume.image)
+    delay = 0.005
+    while _loop_bound_to(volume.loop_device, volume.image):
         if time.monotonic() >= deadline:
             raise VolumeBusyError(
                 f"{volume.loop_device} ({volume.pv_name}) still busy after {timeout:g}s",
                 _holders(volume.major, volume.minor),
             )
+        # polling: the kernel tells no one when a loop device's last user lets go
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
     volume.image.unlink(missing_ok=True)
@@ -805,7 +827,10 @@ def staging_dir(driver: str, volume_handle: str, root: str = KUBELET_ROOT) -> st
     return f"{root}/plugins/kubernetes.io/csi/{driver}/{digest}"
 
 
-def _in_node(node: NodeHost, *argv: str, input: str | None = None, timeout: float = 60) -> str:
+def _in_node(
+    node: NodeHost, *argv: str, input: str | None = None, timeout: float = NODE_OP_TIMEOUT
+) -> str:
+    """Run a command inside the node (bounded: NodeCommandTimeout after ``timeout``)."""
     return run([*enter(node.pid, net=False), *argv], input=input, timeout=timeout).stdout
 
 
@@ -914,7 +939,7 @@ def _umount(node: NodeHost, path: str, timeout: float) -> None:
 
 
 def unpublish(
-    node: NodeHost, kubelet_path: str, *, stale: bool = False, timeout: float = 60
+    node: NodeHost, kubelet_path: str, *, stale: bool = False, timeout: float = NODE_OP_TIMEOUT
 ) -> None:
     """Unmount a pod's volume path and remove its directory (and vol_data.json for CSI).
 
@@ -933,7 +958,9 @@ def unpublish(
         _rmdirs_in_node(node, kubelet_path)
 
 
-def unstage(node: NodeHost, *, driver: str, volume_handle: str, timeout: float = 60) -> None:
+def unstage(
+    node: NodeHost, *, driver: str, volume_handle: str, timeout: float = NODE_OP_TIMEOUT
+) -> None:
     """CSI NodeUnstage: unmount the globalmount and remove its directory."""
     directory = staging_dir(driver, volume_handle)
     _umount(node, f"{directory}/globalmount", timeout)

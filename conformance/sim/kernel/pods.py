@@ -82,7 +82,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from conformance.sim.kernel.model import NodeHost, child_pids, enter
-from conformance.sim.runtimes.base import RuntimeFailure
+from conformance.sim.runtimes.base import (
+    FAILED_CONTAINER,
+    FAILED_SANDBOX,
+    RUN_CONTAINER_ERROR,
+    RuntimeFailure,
+)
 
 KUBELET_PODS = "/var/lib/kubelet/pods"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -626,7 +631,9 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         _write_in_place(node_dir / "etc-hostname", spec.pod_hostname + "\n")
         _write_in_place(node_dir / "resolv.conf", resolv_conf(spec))
     except OSError as exc:
-        raise RuntimeFailure(f"cannot write the pod's files on node {node.name}: {exc}") from exc
+        raise RuntimeFailure(
+            f"cannot write the pod's files on node {node.name}: {exc}", reason=FAILED_SANDBOX
+        ) from exc
 
     state = node.state_dir / "pods" / spec.key
     state.mkdir(parents=True, exist_ok=True)
@@ -654,19 +661,24 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         )
     except OSError as exc:
         ours.close()
-        raise RuntimeFailure(f"cannot start pod {spec.name}: {exc}") from exc
+        raise RuntimeFailure(f"cannot start pod {spec.name}: {exc}", reason=FAILED_SANDBOX) from exc
     finally:
         theirs.close()
         os.close(log_fd)
 
-    async def fail(message: str) -> RuntimeFailure:
+    async def fail(message: str, *, sandbox: bool = False) -> RuntimeFailure:
+        """Kill what was started; the error, with the set-up's output. ``sandbox``: the
+        pod's namespaces could not be made, else its container could not be started."""
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(process.wait(), 10)
         _remove_node_files(node, spec)
         detail = _tail(log_path)
-        return RuntimeFailure(f"{message}: {detail}" if detail else message)
+        text = f"{message}: {detail}" if detail else message
+        if sandbox:
+            return RuntimeFailure(text, reason=FAILED_SANDBOX)
+        return RuntimeFailure(text, reason=FAILED_CONTAINER, waiting=RUN_CONTAINER_ERROR)
 
     reader, writer = await asyncio.open_unix_connection(sock=ours)
     try:
@@ -685,7 +697,8 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         if len(children) != 1:
             raise await fail(
                 f"cannot find PID 1 of pod {spec.name} (nsenter {process.pid} has children "
-                f"{unshares}, and they {children})"
+                f"{unshares}, and they {children})",
+                sandbox=True,
             )
         pid = children[0]
         pidfd = os.pidfd_open(pid)
@@ -697,13 +710,17 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
         if not expected:
             for fd in (pidfd, parent_pidfd):
                 os.close(fd)
-            raise await fail(f"pod {spec.name}: PID 1 is not in the expected PID namespace")
+            raise await fail(
+                f"pod {spec.name}: PID 1 is not in the expected PID namespace", sandbox=True
+            )
         mnt_ns = _ns_id(pid, "mnt")
         ns_fds = tuple(
             os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in ("pid", "mnt")
         )
         writer.write(b"go\n")
         await writer.drain()
+    except OSError as exc:  # the pod's processes went away while it was looked up
+        raise await fail(f"pod {spec.name} ended while it was started: {exc}") from exc
     finally:
         writer.close()
         with contextlib.suppress(OSError):

@@ -12,10 +12,19 @@ Contract, for every implementation:
 - ``provision`` creates the backing store of a dynamically provisioned PV;
   ``attach`` may also be given a static PV that was never provisioned, and then
   creates its backing store (the administrator's pre-existing disk).
-- ``start_pod`` receives only PVC-backed volumes, each already attached to the node;
-  volumes that need no attaching (hostPath) it takes from the pod's spec, as the
-  kubelet's volume manager sets them up on the node.
-- Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`.
+- ``mount_volumes`` is the kubelet's volume manager: it mounts the pod's PVC-backed
+  volumes (each already attached to the node) where the kubelet would (MountDevice,
+  then SetUp) and sets up the volumes that need no attaching (hostPath) from the pod's
+  spec. It is idempotent: the kubelet calls it again after a failure.
+- ``start_pod`` (the container runtime: sandbox, then the containers) runs after
+  ``mount_volumes`` succeeded, with the same volumes; ``stop_pod`` stops the pod and
+  unmounts what ``mount_volumes`` mounted, also when the pod never started.
+- ``wait_pod`` returns the exit status of the pod's container once it ended on its own,
+  so the kubelet can restart it (it never returns for a pod that keeps running).
+- Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`,
+  whose ``reason`` says which step failed, as the kubelet's event reasons do.
+- Every node operation is bounded in time: a stuck one fails the operation with a
+  RuntimeFailure naming the command, it never blocks the caller indefinitely.
 - Latency from the profile is added by the controllers, not by the runtime.
 """
 
@@ -33,16 +42,45 @@ STDERR = 2
 EXEC_UNSUPPORTED = b"exec needs the kernel-backed node runtime\n"
 
 
+# RuntimeFailure reasons: the kubelet's event reasons (pkg/kubelet/events) for each step.
+FAILED_ATTACH = "FailedAttachVolume"  # the attach-detach controller's attach
+FAILED_MOUNT = "FailedMount"  # the volume manager's MountDevice / SetUp
+FAILED_SANDBOX = "FailedCreatePodSandBox"  # the runtime's RunPodSandbox
+FAILED_CONTAINER = "Failed"  # the runtime's CreateContainer / StartContainer
+FAILED_KILL = "FailedKillPod"  # the runtime's StopPodSandbox / KillPod
+FAILED_UNMOUNT = "FailedUnMount"  # the volume manager's TearDown / UnmountDevice (sic)
+
+# Container waiting reasons the kubelet sets when a container cannot be started.
+CREATE_CONTAINER_ERROR = "CreateContainerError"
+RUN_CONTAINER_ERROR = "RunContainerError"
+
+
 class RuntimeFailure(Exception):
     """A node-side operation failed; the message is meant for an event.
 
-    ``reason`` is the event's reason, as the kubelet would give it (``FailedMount`` for
-    a volume's set-up, ``Failed`` when the container cannot start).
+    ``reason`` is the step that failed, as the kubelet's event reason for it
+    (:data:`FAILED_MOUNT` for a volume's set-up, :data:`FAILED_SANDBOX`,
+    :data:`FAILED_CONTAINER` when the container cannot start). The message is the
+    error itself, formatted as the component that reports it words it (for a mount:
+    ``MountVolume.SetUp failed for volume "x" : ...``); the kubelet adds its own
+    prefix where upstream's does (``Error: ...``, ``Failed to create pod sandbox: ...``).
+    ``waiting`` is the container's waiting reason for a container failure
+    (:data:`CREATE_CONTAINER_ERROR` or :data:`RUN_CONTAINER_ERROR`); ``volume`` the
+    pod's volume (spec.volumes[].name) a mount failure is about.
     """
 
-    def __init__(self, message: str, *, reason: str = "Failed") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = FAILED_CONTAINER,
+        waiting: str = "",
+        volume: str = "",
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.waiting = waiting or (CREATE_CONTAINER_ERROR if reason == FAILED_CONTAINER else "")
+        self.volume = volume
 
 
 @dataclass(frozen=True)
@@ -119,7 +157,11 @@ class NodeRuntime(Protocol):
 
     async def detach(self, node: str, pv: Obj) -> None: ...
 
+    async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None: ...
+
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted: ...
+
+    async def wait_pod(self, node: str, pod: Obj) -> int: ...
 
     async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None: ...
 
@@ -138,7 +180,15 @@ class NodeRuntime(Protocol):
 
 
 __all__ = [
+    "CREATE_CONTAINER_ERROR",
     "EXEC_UNSUPPORTED",
+    "FAILED_ATTACH",
+    "FAILED_CONTAINER",
+    "FAILED_KILL",
+    "FAILED_MOUNT",
+    "FAILED_SANDBOX",
+    "FAILED_UNMOUNT",
+    "RUN_CONTAINER_ERROR",
     "STDERR",
     "STDOUT",
     "ExecSession",

@@ -17,24 +17,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import shutil
 import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods
-from conformance.sim.kernel.model import NodeHost, run
-from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
+from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost
+from conformance.sim.runtimes.base import (
+    FAILED_ATTACH,
+    FAILED_KILL,
+    FAILED_MOUNT,
+    FAILED_SANDBOX,
+    FAILED_UNMOUNT,
+    RUN_CONTAINER_ERROR,
+    ExecSession,
+    PodStarted,
+    PodVolume,
+    RuntimeFailure,
+)
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+T = TypeVar("T")
+NODE_THREADS = 32  # blocking node operations in flight (each bounded by its own timeout)
+DELETE_WAIT = 5.0  # how long one delete_volume waits for a volume still in use
 CSI_PLUGIN_DIR = "kubernetes.io~csi"
 CLIENT_KEY = "id_ed25519"
 KNOWN_HOSTS = "known_hosts"
@@ -43,12 +60,15 @@ SSH_USER = "root"
 
 @dataclass
 class _Published:
+    """A claim's volume as the kubelet mounts it for one pod (``path``: the pod's)."""
+
     node: str
     pv: str
     path: str
     csi: bool
     driver: str
     volume_handle: str
+    mounted: bool = False  # SetUp succeeded (stop_pod still tidies up when it did not)
 
 
 def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
@@ -115,6 +135,21 @@ def _host_paths(
         if mount.get("name") in volumes
     ]
     return list(volumes.values()), binds
+
+
+def _mount_error(exc: BaseException) -> str:
+    """A failed mount as k8s.io/mount-utils reports it (what in-tree plugins and most CSI
+    drivers put in their errors); other failures as they are."""
+    if isinstance(exc, NodeCommandError) and not isinstance(exc, NodeCommandTimeout):
+        argv = exc.argv[exc.argv.index("--") + 1 :] if "--" in exc.argv else exc.argv
+        if argv[:1] == ["mount"]:
+            return (
+                f"mount failed: exit status {exc.code}\n"
+                "Mounting command: mount\n"
+                f"Mounting arguments: {' '.join(argv[1:])}\n"
+                f"Output: {exc.output}"
+            )
+    return str(exc)
 
 
 def _size(pv: Obj) -> int:
@@ -196,6 +231,14 @@ class KernelRuntime:
         self.published: dict[str, list[_Published]] = {}  # pod uid -> its mounts
         self._public_key = ""
         self._ssh_drop: asyncio.Task[None] | None = None
+        # Blocking node operations run here, not in the loop's default executor: each is
+        # bounded (model.run's timeouts), and a few stuck ones must not starve the rest.
+        self._pool = ThreadPoolExecutor(NODE_THREADS, thread_name_prefix="cfsim-node")
+
+    async def _blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking node operation in the runtime's own threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
 
     # --- paths handed to clients --------------------------------------------------
 
@@ -256,7 +299,16 @@ class KernelRuntime:
                 )
             )
             self._node_starts[name] = task
-        node = await task
+        try:
+            node = await task
+        except (OSError, RuntimeError, NodeCommandError) as exc:
+            # the next call starts it again (a node that failed once is not lost for good)
+            if self._node_starts.get(name) is task:
+                del self._node_starts[name]
+            log.warning("node %s did not start: %s", name, exc)
+            raise RuntimeFailure(
+                f"node {name} did not start: {exc}", reason=FAILED_SANDBOX
+            ) from exc
         self.nodes[name] = node
         host.write_known_hosts(self.known_hosts, self.nodes.values())
         return node
@@ -267,22 +319,26 @@ class KernelRuntime:
         name = pv["metadata"]["name"]
         if name in self.volumes:
             return
-        self.volumes[name] = await asyncio.to_thread(
-            devices.create_volume,
-            self.volumes_dir,
-            name,
-            _size(pv),
-            _fs_type(pv, storage_class),
-            wrong_fstype=self.faults.on("wrong-fstype"),
-        )
+        try:
+            self.volumes[name] = await self._blocking(
+                devices.create_volume,
+                self.volumes_dir,
+                name,
+                _size(pv),
+                _fs_type(pv, storage_class),
+                wrong_fstype=self.faults.on("wrong-fstype"),
+            )
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("volume %s: %s", name, exc)
+            raise RuntimeFailure(str(exc)) from exc
 
     async def _volume(self, pv: Obj) -> devices.Volume:
         name = pv["metadata"]["name"]
         volume = self.volumes.get(name)
         if volume is None:
-            volume = await asyncio.to_thread(devices.load_volume, self.volumes_dir, name)
+            volume = await self._blocking(devices.load_volume, self.volumes_dir, name)
         if volume is None:  # a static PV: the administrator's disk, made on first attach
-            volume = await asyncio.to_thread(
+            volume = await self._blocking(
                 devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
             )
         self.volumes[name] = volume
@@ -290,23 +346,32 @@ class KernelRuntime:
 
     async def delete_volume(self, pv: Obj) -> None:
         name = pv["metadata"]["name"]
-        volume = self.volumes.pop(name, None) or await asyncio.to_thread(
-            devices.load_volume, self.volumes_dir, name
-        )
-        if volume is not None:
-            try:
-                await asyncio.to_thread(devices.delete_volume, volume)
-            except devices.DeviceError as exc:
-                raise RuntimeFailure(str(exc)) from exc
+        try:
+            volume = self.volumes.get(name) or await self._blocking(
+                devices.load_volume, self.volumes_dir, name
+            )
+            if volume is not None:  # still in use: fail soon, the provisioner retries
+                await self._blocking(devices.delete_volume, volume, timeout=DELETE_WAIT)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("volume %s: %s", name, exc)
+            raise RuntimeFailure(str(exc)) from exc
+        self.volumes.pop(name, None)
 
     async def attach(self, node: str, pv: Obj) -> None:
+        try:
+            await self._attach(node, pv)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("node %s: attach of %s failed: %s", node, pv["metadata"]["name"], exc)
+            raise RuntimeFailure(str(exc), reason=FAILED_ATTACH) from exc
+
+    async def _attach(self, node: str, pv: Obj) -> None:
         name = pv["metadata"]["name"]
         if (node, name) in self.attached:
             return
         host_node = await self._node(node)
         volume = await self._volume(pv)
         if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
-            volume = await asyncio.to_thread(devices.wipe, volume)
+            volume = await self._blocking(devices.wipe, volume)
             self.volumes[name] = volume
         _, _, _, attributes = _pv_source(pv)
         identity = devices.ScsiIdentity(
@@ -314,7 +379,7 @@ class KernelRuntime:
             model=attributes.get("model", "DISK"),
             rev=attributes.get("rev", "1.0"),
         )
-        attachment = await asyncio.to_thread(
+        attachment = await self._blocking(
             devices.attach,
             host_node,
             volume,
@@ -326,43 +391,143 @@ class KernelRuntime:
 
     async def detach(self, node: str, pv: Obj) -> None:
         name = pv["metadata"]["name"]
-        attachment = self.attached.pop((node, name), None)
+        attachment = self.attached.get((node, name))
         host_node = self.nodes.get(node)
-        if attachment is None or host_node is None:
-            return
-        await asyncio.to_thread(devices.detach, host_node, attachment)
+        if attachment is not None and host_node is not None:
+            try:
+                await self._blocking(devices.detach, host_node, attachment)
+            except (devices.DeviceError, OSError) as exc:
+                log.warning("node %s: detach of %s failed: %s", node, name, exc)
+                raise RuntimeFailure(str(exc), reason="FailedDetach") from exc
+        self.attached.pop((node, name), None)
 
     # --- pods ---------------------------------------------------------------------
 
-    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
+    async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
+        """The volume manager's mounts, in the node: hostPath set-up, then each claim's
+        device (CSI: staged once per node, MountDevice, then bound for the pod, SetUp;
+        other plugins: mounted at the pod's volume directory, SetUp).
+
+        Each mount is recorded before it is tried, so stop_pod unmounts whatever a
+        failed attempt left. Fault mount-fails: the device mount fails as a driver's
+        whose NodeStageVolume (or mount) fails.
+        """
         host_node = await self._node(node)
         m = pod["metadata"]
         spec = pod.get("spec") or {}
         container = (spec.get("containers") or [{}])[0]
-        host_paths, binds = _host_paths(spec, container)
+        host_paths, _ = _host_paths(spec, container)
         await hostpath.set_up(host_node, host_paths)  # the volume manager's SetUp, first
-        mounts: list[_Published] = []
+        mounts = self.published.setdefault(m["uid"], [])
         for volume in volumes:
+            if any(p.pv == volume.pv_name and p.mounted for p in mounts):
+                continue
             attachment = self.attached.get((node, volume.pv_name))
             if attachment is None:
-                raise RuntimeFailure(f"volume {volume.pv_name} is not attached to {node}")
+                raise RuntimeFailure(
+                    f'MountVolume.WaitForAttach failed for volume "{volume.pv_name}" : '
+                    f"volume {volume.pv_name} has no device on node {node}",
+                    reason=FAILED_MOUNT,
+                    volume=volume.name,
+                )
             plugin_dir, driver, handle, _ = _pv_source(volume.pv)
-            path = await asyncio.to_thread(
-                devices.publish,
+            csi = plugin_dir == CSI_PLUGIN_DIR
+            layout = devices.KubeletLayout(m["uid"], volume.pv_name, plugin_dir, driver, handle)
+            published = next((p for p in mounts if p.pv == volume.pv_name), None)
+            if published is None:
+                published = _Published(
+                    node, volume.pv_name, layout.publish_path, csi, driver, handle
+                )
+                mounts.append(published)
+            if csi:
+                await self._mount_step(
+                    "MountDevice",
+                    volume,
+                    host_node,
+                    functools.partial(
+                        devices.stage,
+                        host_node,
+                        attachment,
+                        driver=driver,
+                        volume_handle=handle,
+                        fs_type=None,
+                    ),
+                    fault_target=layout.staging_path,
+                    attachment=attachment,
+                )
+            await self._mount_step(
+                "SetUp",
+                volume,
                 host_node,
-                attachment,
-                pod_uid=m["uid"],
-                pv_name=volume.pv_name,
-                plugin_dir=plugin_dir,
-                driver=driver,
-                volume_handle=handle,
-                fs_type=None,
-                read_only=volume.read_only,
-                node_name=node,
+                functools.partial(
+                    devices.publish,
+                    host_node,
+                    attachment,
+                    pod_uid=m["uid"],
+                    pv_name=volume.pv_name,
+                    plugin_dir=plugin_dir,
+                    driver=driver,
+                    volume_handle=handle,
+                    fs_type=None,
+                    read_only=volume.read_only,
+                    node_name=node,
+                ),
+                fault_target=None if csi else layout.publish_path,
+                attachment=attachment,
             )
-            mounts.append(
-                _Published(node, volume.pv_name, path, plugin_dir == CSI_PLUGIN_DIR, driver, handle)
-            )
+            published.mounted = True
+
+    async def _mount_step(
+        self,
+        step: str,
+        volume: PodVolume,
+        node: NodeHost,
+        operation: Callable[[], object],
+        *,
+        fault_target: str | None,
+        attachment: devices.Attachment,
+    ) -> None:
+        """Run one mount operation; a failure becomes the volume manager's FailedMount
+        message (``MountVolume.<step> failed for volume "<pv>" : <error>``), with the
+        error as a CSI driver (gRPC status) or mount-utils words it."""
+        csi = volume.pv.get("spec", {}).get("csi") is not None
+        fs_type = _fs_type(volume.pv)
+        try:
+            if fault_target is not None and self.faults.on("mount-fails"):
+                raise NodeCommandError(
+                    ["mount", "-t", fs_type, attachment.dev_path, fault_target],
+                    32,
+                    "",
+                    f"mount: {fault_target}: cannot mount {attachment.dev_path}: "
+                    "the simulated driver's mount fails (fault mount-fails)",
+                )
+            await self._blocking(operation)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            error = _mount_error(exc)
+            if csi:
+                error = f"rpc error: code = Internal desc = {error}"
+            log.warning("node %s: %s of volume %s failed: %s", node.name, step, volume.pv_name, exc)
+            raise RuntimeFailure(
+                f'MountVolume.{step} failed for volume "{volume.pv_name}" : {error}',
+                reason=FAILED_MOUNT,
+                volume=volume.name,
+            ) from exc
+
+    async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
+        """The sandbox and the container, with the volumes mount_volumes mounted."""
+        host_node = await self._node(node)
+        m = pod["metadata"]
+        spec = pod.get("spec") or {}
+        container = (spec.get("containers") or [{}])[0]
+        _, binds = _host_paths(spec, container)
+        mounts = {p.pv: p for p in self.published.get(m["uid"], []) if p.mounted}
+        for volume in volumes:
+            published = mounts.get(volume.pv_name)
+            if published is None:
+                raise RuntimeFailure(
+                    f'volume "{volume.name}" of pod {m["name"]} is not mounted on node {node}',
+                    waiting=RUN_CONTAINER_ERROR,
+                )
             if self.faults.on("missing-data-mount"):
                 continue
             for mount in volume.mounts:
@@ -371,36 +536,41 @@ class KernelRuntime:
                 read_only = (
                     mount.read_only or volume.read_only or self.faults.on("readonly-data-mount")
                 )
-                binds.append(pods.VolumeBind(path, mount.path, read_only))
-        self.published[m["uid"]] = mounts
+                binds.append(pods.VolumeBind(published.path, mount.path, read_only))
         dns = not self.faults.on("dns-missing")
         host_network = bool(spec.get("hostNetwork"))
-        pod_spec = pods.PodSpec(
-            namespace=m["namespace"],
-            name=m["name"],
-            uid=m["uid"],
-            container=container.get("name", "main"),
-            argv=tuple([*(container.get("command") or []), *(container.get("args") or [])]),
-            env=tuple(
-                (e["name"], str(e.get("value", "")))
-                for e in container.get("env") or []
-                if "value" in e
-            ),
-            hostname=node if host_network else spec.get("hostname") or "",
-            subdomain=(spec.get("subdomain") or "") if dns else "",
-            pod_ip=host_node.address,
-            peers=tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else (),
-            volumes=tuple(binds),
-            working_dir=container.get("workingDir") or "",
-            host_pid=bool(spec.get("hostPID")),
-            host_network=host_network,
-            privileged=bool((container.get("securityContext") or {}).get("privileged")),
-        )
+        try:
+            pod_spec = pods.PodSpec(
+                namespace=m["namespace"],
+                name=m["name"],
+                uid=m["uid"],
+                container=container.get("name", "main"),
+                argv=tuple([*(container.get("command") or []), *(container.get("args") or [])]),
+                env=tuple(
+                    (e["name"], str(e.get("value", "")))
+                    for e in container.get("env") or []
+                    if "value" in e
+                ),
+                hostname=node if host_network else spec.get("hostname") or "",
+                subdomain=(spec.get("subdomain") or "") if dns else "",
+                pod_ip=host_node.address,
+                peers=(
+                    tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else ()
+                ),
+                volumes=tuple(binds),
+                working_dir=container.get("workingDir") or "",
+                host_pid=bool(spec.get("hostPID")),
+                host_network=host_network,
+                privileged=bool((container.get("securityContext") or {}).get("privileged")),
+            )
+        except ValueError as exc:  # what the runtime refuses to create
+            raise RuntimeFailure(str(exc)) from exc
         try:
             running = await pods.start_pod(host_node, pod_spec)
-        except RuntimeFailure:
-            await self._unpublish(m["uid"], stale=False)
-            raise
+        except OSError as exc:
+            log.warning("node %s: pod %s: %s", node, m["name"], exc)
+            message = f"cannot start pod {m['name']}: {exc}"
+            raise RuntimeFailure(message, reason=FAILED_SANDBOX) from exc
         self.pods[m["uid"]] = running
         self._refresh_peers(m["namespace"], spec.get("subdomain") or "")
         return PodStarted(
@@ -408,6 +578,12 @@ class KernelRuntime:
             container_ids={pod_spec.container: f"sim://{m['uid'].replace('-', '')[:24]}"},
             note=running.note,
         )
+
+    async def wait_pod(self, node: str, pod: Obj) -> int:
+        running = self.pods.get(pod["metadata"]["uid"])
+        if running is None or running.stopped:
+            raise RuntimeFailure(f"pod {pod['metadata']['name']} is not running on {node}")
+        return await running.wait()
 
     def _peers(self, namespace: str, subdomain: str) -> list[pods.HostEntry]:
         if not subdomain:
@@ -428,32 +604,57 @@ class KernelRuntime:
                     pods.update_hosts(running, peers)
 
     async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
+        """Stop the pod, then unmount its volumes. A failure (a process that survives
+        SIGKILL, an unmount that fails or hangs) raises RuntimeFailure and keeps what is
+        left recorded, so the kubelet's next attempt carries on where this one stopped."""
         uid = pod["metadata"]["uid"]
         running = self.pods.get(uid)
         if running is not None:
             # forgotten only once stopped: a stop cut short (the kubelet's worker cancelled
             # when the simulator stops) leaves the pod for close() to stop, rather than its
             # namespaces held open with the volume mounted in them
-            await pods.stop_pod(running, grace_seconds)
+            try:
+                await pods.stop_pod(running, grace_seconds)
+            except RuntimeFailure as exc:  # a process that survives SIGKILL
+                log.warning("node %s: %s", node, exc)
+                raise RuntimeFailure(f"error killing pod: {exc}", reason=FAILED_KILL) from exc
             self.pods.pop(uid, None)
             self._refresh_peers(running.spec.namespace, running.spec.subdomain)
         await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
 
     async def _unpublish(self, uid: str, *, stale: bool) -> None:
-        for mount in self.published.pop(uid, []):
+        mounts = self.published.get(uid, [])
+        while mounts:
+            mount = mounts[0]
             node = self.nodes.get(mount.node)
-            if node is None:
-                continue
-            await asyncio.to_thread(devices.unpublish, node, mount.path, stale=stale)
-            if mount.csi and not stale and not self._still_published(mount):
-                await asyncio.to_thread(
-                    devices.unstage, node, driver=mount.driver, volume_handle=mount.volume_handle
-                )
+            if node is not None:
+                try:
+                    await self._blocking(devices.unpublish, node, mount.path, stale=stale)
+                    mount.mounted = False
+                    if mount.csi and not stale and not self._still_published(mount, uid):
+                        await self._blocking(
+                            devices.unstage,
+                            node,
+                            driver=mount.driver,
+                            volume_handle=mount.volume_handle,
+                        )
+                except (NodeCommandError, devices.DeviceError, OSError) as exc:
+                    step = "TearDown" if mount.mounted else "UnmountDevice"
+                    log.warning("node %s: %s of %s failed: %s", node.name, step, mount.pv, exc)
+                    raise RuntimeFailure(
+                        f'UnmountVolume.{step} failed for volume "{mount.pv}" : {exc}',
+                        reason=FAILED_UNMOUNT,
+                    ) from exc
+            mounts.pop(0)
+        self.published.pop(uid, None)
 
-    def _still_published(self, mount: _Published) -> bool:
+    def _still_published(self, mount: _Published, uid: str) -> bool:
+        """Whether another pod on the node still has the volume mounted (or is mounting
+        it): then its staging mount stays."""
         return any(
             other.node == mount.node and other.pv == mount.pv
-            for mounts in self.published.values()
+            for other_uid, mounts in self.published.items()
+            if other_uid != uid
             for other in mounts
         )
 
@@ -547,10 +748,12 @@ class KernelRuntime:
             except Exception as exc:
                 log.error("deleting volume %s: %s", volume.pv_name, exc)
         self.volumes.clear()
-        for loop, _ in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
-            run(["losetup", "-d", loop], check=False)
+        for loop, backing in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
+            with contextlib.suppress(OSError):
+                devices.detach_loop(loop, backing)
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(OSError):
             cleanup.unmark_state_dir(self.state_dir)
         shutil.rmtree(self.volumes_dir, ignore_errors=True)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from conformance.sim.runtimes.base import (
     EXEC_UNSUPPORTED,
+    FAILED_MOUNT,
     STDERR,
     ExecSession,
     Obj,
@@ -115,6 +116,17 @@ class InMemoryRuntime:
             if not nodes:
                 del self.attachments[_name(pv)]
 
+    async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
+        self._node(node)
+        for volume in volumes:
+            if node not in self.attachments.get(volume.pv_name, set()):
+                raise RuntimeFailure(
+                    f'MountVolume.WaitForAttach failed for volume "{volume.pv_name}" : '
+                    f"volume is not attached to node {node}",
+                    reason=FAILED_MOUNT,
+                    volume=volume.name,
+                )
+
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
         state = self._node(node)
         for volume in volumes:
@@ -143,6 +155,13 @@ class InMemoryRuntime:
             for name in record.containers
         }
         return PodStarted(record.ip, ids)
+
+    async def wait_pod(self, node: str, pod: Obj) -> int:
+        """Nothing runs, so nothing ends: waits until the caller gives up (cancels)."""
+        if pod["metadata"]["uid"] not in self.pods:
+            raise RuntimeFailure(f'pod "{pod["metadata"]["name"]}" is not running on "{node}"')
+        never: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        return await never
 
     async def stop_pod(self, node: str, pod: Obj, grace_seconds: float) -> None:
         uid = pod["metadata"]["uid"]

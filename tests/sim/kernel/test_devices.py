@@ -454,6 +454,63 @@ def test_delete_volume_frees_the_loop_and_names_holders(
 
 
 @needs_root
+def test_detach_loop_leaves_a_device_another_image_took_alone(volumes: VolumeFactory) -> None:
+    mine = volumes("pv-mine", MIB, "ext4")
+    theirs = volumes("pv-theirs", MIB, "ext4")
+    # their device, asked to detach as ours (as after ours was freed and taken again)
+    assert devices.detach_loop(theirs.loop_device, mine.image) is False
+    assert not loop_is_free(theirs)
+    assert devices.detach_loop(mine.loop_device, mine.image) is True
+    assert loop_is_free(mine)
+
+
+@needs_root
+def test_a_busy_volume_is_deleted_without_detaching_a_device_by_name(
+    volumes: VolumeFactory, make_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind pods stuck in ContainerCreating (#9): ``losetup -d /dev/loopN``
+    after seeing loopN still busy with our image detached whatever took loopN after our
+    last user let go: another volume, which then vanished under its pod. The busy device
+    is set to detach itself instead, and the wait only watches it."""
+    node = make_node("node-1")
+    volume = volumes("pv-busy", MIB, "ext4")
+    att = devices.attach(node, volume)
+    path = devices.publish(
+        node, att, pod_uid="uid-1", pv_name=volume.pv_name, plugin_dir="datera~iscsi"
+    )
+    commands: list[list[str]] = []
+    real_run = devices.run
+
+    def recording_run(argv: Any, **kwargs: Any) -> Any:
+        commands.append(list(argv))
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(devices, "run", recording_run)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            devices.delete_volume(volume, timeout=30)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    assert not done.wait(0.3), "deleted while still mounted"  # it waits for the user
+    devices.unpublish(node, path)  # the last user lets go: the device detaches itself
+    assert done.wait(30), "delete_volume did not notice the device was freed"
+    deleter.join()
+    assert errors == []
+    assert loop_is_free(volume)
+    assert not volume.image.exists()
+    assert not [c for c in commands if c[:2] == ["losetup", "-d"]]
+    devices.detach(node, att)
+
+
+@needs_root
 def test_fault_wrong_fstype(volumes: VolumeFactory, make_node: NodeFactory) -> None:
     node = make_node("node-1")
     volume = volumes("pv-wrong", MIB, "xfs", wrong_fstype=True)
