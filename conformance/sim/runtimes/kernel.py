@@ -28,9 +28,10 @@ from typing import Any
 
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods
+from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods, stacks
 from conformance.sim.kernel.model import NodeHost, run
 from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
+from conformance.sim.stackspec import StackParameters
 
 log = logging.getLogger(__name__)
 
@@ -308,19 +309,24 @@ class KernelRuntime:
         if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
             volume = await asyncio.to_thread(devices.wipe, volume)
             self.volumes[name] = volume
-        _, _, _, attributes = _pv_source(pv)
-        identity = devices.ScsiIdentity(
-            vendor=attributes.get("vendor", "SIM"),
-            model=attributes.get("model", "DISK"),
-            rev=attributes.get("rev", "1.0"),
-        )
-        attachment = await asyncio.to_thread(
-            devices.attach,
-            host_node,
-            volume,
-            identity,
-            no_scsi_device=self.faults.on("no-scsi-device"),
-        )
+        _, _, handle, attributes = _pv_source(pv)
+        try:
+            parameters = StackParameters.parse(attributes)
+            attachment = await asyncio.to_thread(
+                stacks.attach,
+                host_node,
+                volume,
+                parameters,
+                handle,
+                wrong_serial=self.faults.on("wrong-serial"),
+                path_down=self.faults.on("multipath-path-down"),
+                no_scsi_device=self.faults.on("no-scsi-device"),
+            )
+        except (ValueError, devices.DeviceError) as exc:
+            raise RuntimeFailure(
+                f"AttachVolume.Attach failed for volume {name!r}: {exc}",
+                reason="FailedAttachVolume",
+            ) from exc
         self.attached[(node, name)] = attachment
         self.ever_attached.add(name)
 
@@ -330,7 +336,7 @@ class KernelRuntime:
         host_node = self.nodes.get(node)
         if attachment is None or host_node is None:
             return
-        await asyncio.to_thread(devices.detach, host_node, attachment)
+        await asyncio.to_thread(stacks.detach, host_node, attachment)
 
     # --- pods ---------------------------------------------------------------------
 
@@ -347,19 +353,30 @@ class KernelRuntime:
             if attachment is None:
                 raise RuntimeFailure(f"volume {volume.pv_name} is not attached to {node}")
             plugin_dir, driver, handle, _ = _pv_source(volume.pv)
-            path = await asyncio.to_thread(
-                devices.publish,
-                host_node,
-                attachment,
-                pod_uid=m["uid"],
-                pv_name=volume.pv_name,
-                plugin_dir=plugin_dir,
-                driver=driver,
-                volume_handle=handle,
-                fs_type=None,
-                read_only=volume.read_only,
-                node_name=node,
-            )
+            if self.faults.on("volume-on-node-root"):
+                path = await asyncio.to_thread(
+                    stacks.publish_node_directory,
+                    host_node,
+                    pod_uid=m["uid"],
+                    pv_name=volume.pv_name,
+                    plugin_dir=plugin_dir,
+                    driver=driver,
+                    volume_handle=handle,
+                )
+            else:
+                path = await asyncio.to_thread(
+                    devices.publish,
+                    host_node,
+                    attachment,
+                    pod_uid=m["uid"],
+                    pv_name=volume.pv_name,
+                    plugin_dir=plugin_dir,
+                    driver=driver,
+                    volume_handle=handle,
+                    fs_type=None,
+                    read_only=volume.read_only,
+                    node_name=node,
+                )
             mounts.append(
                 _Published(node, volume.pv_name, path, plugin_dir == CSI_PLUGIN_DIR, driver, handle)
             )
