@@ -39,6 +39,7 @@ class Proof:
     says: str
     value: float | None = None  # the fault's value, for faults that take one
     timeouts: dict[str, float] = field(default_factory=dict)  # shorter waits for this fault
+    entry: str | None = None  # the sim.yaml storage entry to run against (default: the first)
 
 
 # suite test (file::function) -> the faults that make it fail, and what it must say then
@@ -67,6 +68,24 @@ PROOFS: dict[str, list[Proof]] = {
     ],
     "test_node_storage.py::test_lsscsi_lists_the_expected_disk_behind_each_volume": [
         Proof("no-scsi-device", "no lsscsi device has major:minor"),
+    ],
+    "test_node_storage.py::test_the_device_stack_behind_each_volume_is_as_declared": [
+        Proof(
+            "multipath-path-down",
+            "of multipath mpatha is offline, not running",
+            entry="multipath-san",
+        ),
+        Proof(
+            "wrong-serial",
+            "which does not carry the PV's volumeHandle 'vol-0",
+            entry="nvme-cloud",
+        ),
+    ],
+    "test_node_storage.py::test_no_volume_is_a_directory_on_the_nodes_own_disk": [
+        Proof(
+            "volume-on-node-root",
+            "the device that holds the node's root filesystem /",
+        ),
     ],
     "test_container_mounts.py::test_the_volume_is_mounted_at_the_mount_path_read_write": [
         Proof("wrong-fstype", "web-0: /data is ext4 in the container, expected xfs"),
@@ -138,23 +157,33 @@ def suite_tests() -> list[str]:
     return found
 
 
-def runs() -> dict[tuple[str, float | None, tuple[tuple[str, float], ...]], list[str]]:
-    """One conformance run per fault setting, over the suite tests it proves."""
-    grouped: dict[tuple[str, float | None, tuple[tuple[str, float], ...]], list[str]]
-    grouped = defaultdict(list)
+RunKey = tuple[str, float | None, tuple[tuple[str, float], ...], str | None]
+
+
+def runs() -> dict[RunKey, list[str]]:
+    """One conformance run per fault setting (and storage entry), over the suite tests it
+    proves."""
+    grouped: dict[RunKey, list[str]] = defaultdict(list)
     for test, proofs in PROOFS.items():
         for proof in proofs:
-            grouped[(proof.fault, proof.value, tuple(sorted(proof.timeouts.items())))].append(test)
+            timeouts = tuple(sorted(proof.timeouts.items()))
+            grouped[(proof.fault, proof.value, timeouts, proof.entry)].append(test)
     return dict(grouped)
 
 
 def inventory_with(
-    tmp_path: Path, faults: dict[str, float | None], timeouts: dict[str, float] | None = None
+    tmp_path: Path,
+    faults: dict[str, float | None],
+    timeouts: dict[str, float] | None = None,
+    entry: str | None = None,
 ) -> Path:
-    """inventories/sim.yaml, one xfs SCSI entry, OrderedReady only, with faults switched on."""
+    """inventories/sim.yaml with one storage entry (``entry``, else the first: xfs SCSI),
+    OrderedReady only, with faults switched on."""
     data = yaml.safe_load((ROOT / "inventories" / "sim.yaml").read_text())
     data["cluster"]["sim"]["faults"] = faults
-    data["storage"] = data["storage"][:1]
+    chosen = [e for e in data["storage"] if e["name"] == entry] if entry else data["storage"][:1]
+    assert chosen, f"inventories/sim.yaml has no storage entry {entry!r}"
+    data["storage"] = chosen
     data["workload"]["pod_management_policy"] = ["OrderedReady"]
     data["timeouts"].update(timeouts or {})
     path = tmp_path / "inventory.yaml"
@@ -223,24 +252,32 @@ def test_every_fault_named_is_in_the_simulators_catalog() -> None:
     assert named <= set(faults.BY_NAME), sorted(named - set(faults.BY_NAME))
 
 
+def _run_keys() -> list[RunKey]:
+    return sorted(runs(), key=lambda key: (key[0], key[1] or 0, key[2], key[3] or ""))
+
+
 @needs_nodes
 @pytest.mark.parametrize(
-    ("fault", "value", "timeouts"),
-    sorted(runs()),
-    ids=[fault for fault, _, _ in sorted(runs())],
+    ("fault", "value", "timeouts", "entry"),
+    _run_keys(),
+    ids=[fault + (f"@{entry}" if entry else "") for fault, _, _, entry in _run_keys()],
 )
 def test_the_fault_fails_its_suite_tests_naming_the_property(
-    fault: str, value: float | None, timeouts: tuple[tuple[str, float], ...], tmp_path: Path
+    fault: str,
+    value: float | None,
+    timeouts: tuple[tuple[str, float], ...],
+    entry: str | None,
+    tmp_path: Path,
 ) -> None:
-    tests = runs()[(fault, value, timeouts)]
+    tests = runs()[(fault, value, timeouts, entry)]
     junit = tmp_path / "junit.xml"
-    inventory = inventory_with(tmp_path, {fault: value}, dict(timeouts))
+    inventory = inventory_with(tmp_path, {fault: value}, dict(timeouts), entry)
     targets = sorted({f"suites/{test}" for test in tests})
     code, output = run_suites(inventory, *targets, f"--junitxml={junit}")
     assert code == 1, f"{fault}: expected failed checks (exit 1), got {code}:\n{output[-3000:]}"
     seen = outcomes(junit)
     for test in tests:
-        says = next(p.says for p in PROOFS[test] if p.fault == fault)
+        says = next(p.says for p in PROOFS[test] if (p.fault, p.entry) == (fault, entry))
         outcome, text = seen.get(test, ("not run", ""))
         assert outcome in ("failed", "error"), f"{fault}: {test} {outcome}:\n{output[-3000:]}"
         assert says in text, f"{fault}: {test} did not say {says!r}:\n{text[-3000:]}"

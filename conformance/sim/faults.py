@@ -85,6 +85,26 @@ CATALOG: tuple[Fault, ...] = (
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
     Fault(
+        "volume-on-node-root",
+        "node",
+        ValueKind.SWITCH,
+        "the kubelet binds a directory of the node's root filesystem at the volume's path: "
+        "the pod's data lands on the node's own disk",
+    ),
+    Fault(
+        "multipath-path-down",
+        "node",
+        ValueKind.SWITCH,
+        "one path of each multipath map is down (its SCSI device state is offline)",
+    ),
+    Fault(
+        "wrong-serial",
+        "node",
+        ValueKind.SWITCH,
+        "disk serials and WWNs do not derive from the PV's volumeHandle: "
+        "the disk cannot be shown to be this volume",
+    ),
+    Fault(
         "corrupt-writes",
         "node",
         ValueKind.SWITCH,

@@ -32,6 +32,7 @@ from conformance.sim.controllers.events import record
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
 from conformance.sim.runtimes.base import NodeRuntime, RuntimeFailure
+from conformance.sim.stackspec import STACK_PARAMETERS, StackParameters
 
 log = logging.getLogger(__name__)
 
@@ -635,6 +636,31 @@ class Provisioner(Controller):
 
     Creates the PV (and, through the runtime, its backing volume) for claims the
     binder handed over, and deletes both for released PVs with reclaimPolicy Delete.
+
+    StorageClass parameters (all optional; a class asking for what the nodes cannot
+    show is refused with a ProvisioningFailed event, as a driver answers
+    InvalidArgument):
+
+    - ``fsType`` / ``csi.storage.k8s.io/fstype``: xfs or ext4 (default ext4).
+    - ``pluginDir``: a flexvolume's kubelet plugin directory (``datera~iscsi``); with
+      it, or the provisioner ``sim.conformance.io/flex``, the PV is a flexVolume,
+      otherwise CSI (driver = the provisioner name).
+    - ``device``: what stands under the volume on the node: ``scsi`` (default; a SCSI
+      disk ``sdX``), ``nvme`` (a namespace ``nvmeXn1`` of its own controller, EBS-like:
+      handles ``vol-0...``, serial = the handle without its dash) or ``rbd``
+      (``/dev/rbdN``; ceph-csi-like handles ending in the image's uuid).
+    - ``vendor``, ``model``, ``rev``: SCSI INQUIRY identity (8/16/4 characters;
+      default SIM/DISK/1.0); for NVMe ``model`` is the controller's (default "Amazon
+      Elastic Block Store").
+    - ``transport``: ``iscsi`` (default), ``fc`` or ``sas`` for SCSI; ``pcie``
+      (default), ``tcp``, ``rdma`` or ``fc`` for NVMe; what lsblk's TRAN prints.
+    - ``multipath``: a number of paths N (1-8): a dm-multipath map over N SCSI paths;
+      its handles carry the LUN's WWN (``sim-san:<wwn>``). ``userFriendlyNames``:
+      ``"false"`` names maps by WWID instead of ``mpatha``.
+    - ``pool``: the RBD pool (default ``rbd``).
+
+    These are copied to the PV (CSI volumeAttributes / flexvolume options), where the
+    node side reads them when it attaches the volume (kernel/stacks.py).
     """
 
     name = "external-provisioner"
@@ -762,7 +788,20 @@ class Provisioner(Controller):
             or (current.get("spec") or {}).get("volumeName")
         ):
             return
-        pv = build_volume(current, storage_class)
+        try:
+            pv = build_volume(current, storage_class)
+        except ValueError as exc:  # the class asks for a stack the nodes cannot show
+            record(
+                self.store,
+                current,
+                "ProvisioningFailed",
+                "failed to provision volume with StorageClass "
+                f'"{storage_class["metadata"]["name"]}": rpc error: code = InvalidArgument '
+                f"desc = {exc}",
+                component=component,
+                type_="Warning",
+            )
+            raise RuntimeFailure(str(exc)) from exc
         undersized = self.faults.on(WRONG_CAPACITY)
         if undersized:
             pv["spec"]["capacity"]["storage"] = _half(pv["spec"]["capacity"]["storage"])
@@ -849,7 +888,11 @@ def _half(size: Any) -> str:
 
 
 def build_volume(claim: Obj, storage_class: Obj) -> Obj:
-    """The PV an external provisioner creates for a claim of a class (CSI or flex style)."""
+    """The PV an external provisioner creates for a claim of a class (CSI or flex style).
+
+    Raises ValueError when the class's parameters ask for a device stack the simulated
+    nodes cannot show (see :class:`Provisioner`).
+    """
     m = claim["metadata"]
     spec = claim.get("spec") or {}
     provisioner = str(storage_class["provisioner"])
@@ -861,9 +904,8 @@ def build_volume(claim: Obj, storage_class: Obj) -> Obj:
         parameters.get("fsType") or parameters.get("csi.storage.k8s.io/fstype") or DEFAULT_FS_TYPE
     )
     plugin_dir = parameters.get("pluginDir", "")
-    attributes = {
-        key: parameters[key] for key in ("vendor", "model", "rev", "pluginDir") if key in parameters
-    }
+    stack = StackParameters.parse(parameters)
+    attributes = {key: parameters[key] for key in STACK_PARAMETERS if key in parameters}
     policy = storage_class.get("reclaimPolicy") or "Delete"
     pv_spec: dict[str, Any] = {
         "capacity": {"storage": (spec.get("resources") or {}).get("requests", {}).get("storage")},
@@ -894,7 +936,7 @@ def build_volume(claim: Obj, storage_class: Obj) -> Obj:
     else:
         pv_spec["csi"] = {
             "driver": provisioner,
-            "volumeHandle": f"sim-{m['uid']}",
+            "volumeHandle": stack.volume_handle(m["uid"]),
             "fsType": fs_type,
             "volumeAttributes": attributes,
         }

@@ -25,6 +25,17 @@ with that major:minor, so the mknod name is what it prints), ``block/<name>/size
 ``queue/logical_block_size`` (``-S``). We write those and the rest of a real sd device's
 shape (class/block, class/scsi_disk, block/, dev/block/M:m symlinks, inquiry, wwid).
 
+What lsblk (util-linux 2.38) reads besides: HCTL is the last component of the block
+device's ``device`` link (so links are written as the kernel writes them,
+``../../../11:0:0:0``); TRAN is ``iscsi``/``fc``/``sas`` when
+``/sys/class/{iscsi,fc,sas}_host/hostH`` exists (fc also needs ``symbolic_name``), so
+each transport gets its class entries and its own device path (:class:`ScsiLayout`),
+and ``lsscsi -t`` finds the iSCSI session's target name, the FC rport's port name or
+the SAS address there; WWN and SERIAL come from the udev database (``udev.py``), which
+each attach writes (ID_WWN_WITH_EXTENSION = the NAA WWN, ID_SCSI_SERIAL = VPD 0x80).
+The WWN and serial derive from a key (the volumeHandle; see ``stackspec.py``). Other
+stacks (dm-multipath, NVMe, RBD) are built on these pieces in ``stacks.py``.
+
 Disk names: ``sda`` is never handed out; a node may get a synthesized root disk ``sda``
 (ATA QEMU HARDDISK at 0:0:0:0, major:minor 8:0, no real device behind it) from
 ``add_root_disk``. Data disks get ``sdb``, ``sdc``, ... (lowest free) and each its own
@@ -61,7 +72,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from conformance.sim.kernel import udev
 from conformance.sim.kernel.model import NODE_OP_TIMEOUT, NodeHost, enter, run
+from conformance.sim.stackspec import naa_wwn, unit_serial
 
 KUBELET_ROOT = "/var/lib/kubelet"
 CSI_PLUGIN_DIR = "kubernetes.io~csi"
@@ -373,17 +386,21 @@ ROOT_DISK_IDENTITY = ScsiIdentity("ATA", "QEMU HARDDISK", "2.5+")
 
 @dataclass(frozen=True)
 class Attachment:
-    device_name: str  # sdb
-    hctl: str  # 11:0:0:0 ("" without a SCSI device: the no-scsi-device fault)
+    device_name: str  # sdb (dm-0, nvme1n1, rbd0 for the other stacks)
+    hctl: str  # 11:0:0:0 ("" without a SCSI device: the no-scsi-device fault, or no SCSI)
     major: int  # the loop device's
     minor: int
-    dev_path: str  # /dev/sdb, as seen inside the node
-    scsi_device: bool = True  # False under the no-scsi-device fault
+    dev_path: str  # /dev/sdb, as seen inside the node (/dev/mapper/mpatha for a map)
+    scsi_device: bool = True  # False under the no-scsi-device fault, and for non-SCSI stacks
+    kind: str = "scsi"  # scsi, multipath, nvme, rbd (see stacks.py for the others)
+    paths: tuple[Attachment, ...] = ()  # a multipath map's SCSI paths
+    loop_device: str = ""  # a loop device this attachment made itself (a path's), freed on detach
 
 
 @contextlib.contextmanager
-def _node_lock(node: NodeHost) -> Iterator[None]:
-    """Serialize allocation on one node, across threads and processes."""
+def node_lock(node: NodeHost) -> Iterator[None]:
+    """Serialize allocation of names and SCSI hosts on one node, across threads and
+    processes (not re-entrant: take it once around a whole attachment)."""
     node.state_dir.mkdir(parents=True, exist_ok=True)
     with open(node.state_dir / "devices.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -391,6 +408,9 @@ def _node_lock(node: NodeHost) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_node_lock = node_lock
 
 
 def _disk_name(index: int) -> str:
@@ -431,16 +451,23 @@ def _write(path: Path, content: str | bytes) -> None:
         path.write_bytes(content)
 
 
-def _symlink(link: Path, target: Path) -> None:
+def write_attributes(directory: Path, attributes: dict[str, str]) -> None:
+    """sysfs attribute files, one value and a newline each (``queue/x`` makes ``queue/``)."""
+    for attr, value in attributes.items():
+        _write(directory / attr, f"{value}\n")
+
+
+def symlink(link: Path, target: Path) -> None:
+    """A relative symlink written as the kernel writes sysfs links: up to the target's
+    parent, then its name (``device -> ../../../11:0:0:0``, never ``../..``), so readers
+    that take the link's last component (lsblk's HCTL) see the target's name."""
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(os.path.relpath(target, link.parent))
+    link.symlink_to(os.path.join(os.path.relpath(target.parent, link.parent), target.name))
 
 
-def _wwn(key: str) -> str:
-    """A stable NAA-6 WWN in LIO's style (OUI 001405), 32 hex digits."""
-    return "6001405" + hashlib.sha256(key.encode()).hexdigest()[:25]
+_symlink = symlink
 
 
 def _inquiry(identity: ScsiIdentity) -> bytes:
@@ -465,19 +492,189 @@ def _vpd_pg80(serial: str) -> bytes:
     return bytes([0x00, 0x80, 0x00, len(data)]) + data
 
 
-def _scsi_device_dir(sys_dir: Path, hctl: str) -> Path:
-    host = int(hctl.split(":")[0])
-    channel, target = hctl.split(":")[1:3]
-    tdir = f"target{host}:{channel}:{target}"
-    if hctl == ROOT_DISK_HCTL:
-        return sys_dir / "devices/pci0000:00/0000:00:1f.2/ata1/host0" / tdir / hctl
-    session = host - FIRST_DATA_HOST + 1
-    return sys_dir / f"devices/platform/host{host}/session{session}" / tdir / hctl
+# SCSI transports: the driver behind the host (lsscsi -H, lsblk's "ata"/"sata" test) and
+# the transport class whose /sys/class/<name>/hostN directory lsblk and lsscsi look for.
+PROC_NAMES = {"iscsi": "iscsi_tcp", "fc": "qla2xxx", "sas": "mpt3sas", "ata": "ahci"}
+ISCSI_PORTALS = "192.0.2."  # TEST-NET-1 (RFC 5737): written in sysfs only, never contacted
 
 
-def _host_dir(sys_dir: Path, hctl: str) -> Path:
-    device = _scsi_device_dir(sys_dir, hctl)
-    return device.parent.parent.parent if hctl != ROOT_DISK_HCTL else device.parent.parent
+@dataclass(frozen=True)
+class ScsiLayout:
+    """Where one SCSI device lives under /sys/devices, per transport, as the kernel puts it.
+
+    - iscsi: ``platform/hostH/sessionS/targetH:C:T/H:C:T:L`` (one session per host, as
+      open-iscsi logs in one per portal);
+    - fc: ``pci0000:00/0000:00:03.0/0000:BB:00.0/hostH/rport-H:0-0/targetH:C:T/H:C:T:L``;
+    - sas: ``pci0000:00/0000:00:02.0/0000:BB:00.0/hostH/port-H:0/end_device-H:0/
+      targetH:C:T/H:C:T:L``;
+    - ata (the root disk): ``pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0``.
+    """
+
+    sys_dir: Path
+    hctl: str
+    transport: str
+
+    @property
+    def host(self) -> int:
+        return int(self.hctl.split(":")[0])
+
+    @property
+    def session(self) -> int:
+        return self.host - FIRST_DATA_HOST + 1
+
+    @property
+    def host_dir(self) -> Path:
+        devices = self.sys_dir / "devices"
+        if self.transport == "ata":
+            return devices / "pci0000:00/0000:00:1f.2/ata1" / f"host{self.host}"
+        if self.transport == "iscsi":
+            return devices / "platform" / f"host{self.host}"
+        bridge = "0000:00:03.0" if self.transport == "fc" else "0000:00:02.0"
+        return devices / "pci0000:00" / bridge / self.pci_address / f"host{self.host}"
+
+    @property
+    def pci_address(self) -> str:
+        return f"0000:{self.host % 256:02x}:00.0"
+
+    @property
+    def port_dir(self) -> Path:
+        """What stands between the host and the target: session, rport or SAS end device."""
+        if self.transport == "iscsi":
+            return self.host_dir / f"session{self.session}"
+        if self.transport == "fc":
+            return self.host_dir / f"rport-{self.host}:0-0"
+        if self.transport == "sas":
+            return self.host_dir / f"port-{self.host}:0" / f"end_device-{self.host}:0"
+        return self.host_dir
+
+    @property
+    def target(self) -> str:
+        host, channel, target, _ = self.hctl.split(":")
+        return f"target{host}:{channel}:{target}"
+
+    @property
+    def target_dir(self) -> Path:
+        return self.port_dir / self.target
+
+    @property
+    def device_dir(self) -> Path:
+        return self.target_dir / self.hctl
+
+
+def iscsi_target_name(identity: ScsiIdentity, wwn: str) -> str:
+    """The target's IQN in its vendor's style (a LIO target's otherwise)."""
+    if identity.vendor == "NETAPP":
+        return f"iqn.1992-08.com.netapp:sn.{wwn[8:]}:vs.3"
+    if identity.vendor == "DATERA":
+        return f"iqn.2013-05.com.daterainc:tc:01:sn:{wwn[-16:]}"
+    return f"iqn.2003-01.org.linux-iscsi.target.x8664:sn.{wwn[-12:]}"
+
+
+def _port_name(prefix: str, key: str) -> str:
+    return "0x" + prefix + hashlib.sha256(key.encode()).hexdigest()[: 16 - len(prefix)]
+
+
+def _transport_class(
+    layout: ScsiLayout, identity: ScsiIdentity, wwn: str, portal: int
+) -> tuple[str, dict[str, str]]:
+    """Write the transport class entries of the device's host and port; return the
+    udev ID_PATH of the device and properties its transport adds."""
+    sys_dir, host, hctl = layout.sys_dir, layout.host, layout.hctl
+    cls = sys_dir / "class"
+    lun = hctl.split(":")[3]
+    if layout.transport == "iscsi":
+        ihost = layout.host_dir / "iscsi_host" / f"host{host}"
+        write_attributes(
+            ihost,
+            {
+                "initiatorname": "iqn.1993-08.org.debian:01:cfsim",
+                "ipaddress": f"{ISCSI_PORTALS}1",
+                "hwaddress": "(null)",
+                "netdev": "(null)",
+                "port_state": "Unknown",
+                "port_speed": "Unknown",
+            },
+        )
+        symlink(ihost / "device", layout.host_dir)
+        symlink(cls / "iscsi_host" / f"host{host}", ihost)
+        session = layout.port_dir / "iscsi_session" / f"session{layout.session}"
+        target_name = iscsi_target_name(identity, wwn)
+        address = f"{ISCSI_PORTALS}{10 + portal}"
+        write_attributes(
+            session,
+            {
+                "targetname": target_name,
+                "tpgt": "1",
+                "state": "LOGGED_IN",
+                "recovery_tmo": "120",
+                "initiatorname": "iqn.1993-08.org.debian:01:cfsim",
+            },
+        )
+        symlink(session / "device", layout.port_dir)
+        symlink(cls / "iscsi_session" / f"session{layout.session}", session)
+        connection = layout.port_dir / f"connection{layout.session}:0"
+        iconn = connection / "iscsi_connection" / f"connection{layout.session}:0"
+        write_attributes(
+            iconn,
+            {
+                "address": address,
+                "port": "3260",
+                "persistent_address": address,
+                "persistent_port": "3260",
+            },
+        )
+        symlink(iconn / "device", connection)
+        symlink(cls / "iscsi_connection" / f"connection{layout.session}:0", iconn)
+        return f"ip-{address}:3260-iscsi-{target_name}-lun-{lun}", {}
+    if layout.transport == "fc":
+        fchost = layout.host_dir / "fc_host" / f"host{host}"
+        initiator = _port_name("21000024ff", f"hba:{host}")
+        write_attributes(
+            fchost,
+            {
+                "port_name": initiator,
+                "node_name": initiator.replace("0x21", "0x20", 1),
+                "port_id": f"0x{host % 256:02x}0100",
+                "port_state": "Online",
+                "port_type": "NPort (fabric via point-to-point)",
+                "speed": "16 Gbit",
+                "supported_classes": "Class 3",
+                "symbolic_name": "QLE2742 FW:v9.06.02 DVR:v10.02.00.106-k",
+            },
+        )
+        symlink(fchost / "device", layout.host_dir)
+        symlink(cls / "fc_host" / f"host{host}", fchost)
+        target_port = _port_name("20", f"target:{wwn}:{portal}")
+        remote = {
+            "port_name": target_port,
+            "node_name": _port_name("20", f"node:{wwn}"),
+            "port_id": f"0x{portal + 1:02x}0200",
+        }
+        rport = layout.port_dir / "fc_remote_ports" / layout.port_dir.name
+        write_attributes(rport, {**remote, "port_state": "Online", "roles": "FCP Target"})
+        symlink(rport / "device", layout.port_dir)
+        symlink(cls / "fc_remote_ports" / layout.port_dir.name, rport)
+        ftarget = layout.target_dir / "fc_transport" / layout.target
+        write_attributes(ftarget, remote)
+        symlink(ftarget / "device", layout.target_dir)
+        symlink(cls / "fc_transport" / layout.target, ftarget)
+        return f"pci-{layout.pci_address}-fc-{target_port}-lun-{lun}", {}
+    if layout.transport == "sas":
+        sashost = layout.host_dir / "sas_host" / f"host{host}"
+        write_attributes(sashost, {"uevent": ""})
+        symlink(sashost / "device", layout.host_dir)
+        symlink(cls / "sas_host" / f"host{host}", sashost)
+        address = _port_name("5000c5", f"sas:{wwn}:{portal}")
+        sasdev = layout.port_dir / "sas_device" / layout.port_dir.name
+        write_attributes(
+            sasdev,
+            {"sas_address": address, "enclosure_identifier": "0x0", "bay_identifier": "0"},
+        )
+        symlink(sasdev / "device", layout.port_dir)
+        symlink(cls / "sas_device" / layout.port_dir.name, sasdev)
+        write_attributes(layout.device_dir, {"sas_address": address})
+        return f"pci-{layout.pci_address}-sas-{address}-lun-{lun}", {}
+    return f"pci-0000:00:1f.2-ata-{host + 1}", {"ID_ATA": "1"}
 
 
 def _synthesize(
@@ -489,29 +686,36 @@ def _synthesize(
     size_bytes: int,
     identity: ScsiIdentity,
     *,
-    proc_name: str,
+    transport: str,
+    wwn: str,
     serial: str,
-) -> None:
+    state: str = "running",
+    portal: int = 0,
+) -> dict[str, str]:
+    """Write the SCSI device (host, transport class, target, device, block device) into
+    ``sys_dir``; return the udev properties a real node's udev records for it."""
+    layout = ScsiLayout(sys_dir, hctl, transport)
     host, channel, target, _lun = hctl.split(":")
-    dev = _scsi_device_dir(sys_dir, hctl)
-    host_dir = _host_dir(sys_dir, hctl)
-    target_dir = dev.parent
-    wwn = _wwn(serial)
+    dev = layout.device_dir
+    host_dir = layout.host_dir
+    target_dir = layout.target_dir
     # the SCSI host (lsscsi -H) and target
     shost = host_dir / "scsi_host" / f"host{host}"
-    _write(shost / "proc_name", f"{proc_name}\n")
-    _write(shost / "state", "running\n")
-    _write(shost / "unique_id", "0\n")
+    write_attributes(
+        shost, {"proc_name": PROC_NAMES[transport], "state": "running", "unique_id": "0"}
+    )
     _symlink(shost / "device", host_dir)
     _symlink(sys_dir / "class/scsi_host" / f"host{host}", shost)
+    _write(host_dir / "uevent", "DEVTYPE=scsi_host\n")
     _write(target_dir / "uevent", "DEVTYPE=scsi_target\n")
+    id_path, transport_properties = _transport_class(layout, identity, wwn, portal)
     # the SCSI device: what lsscsi reads, padded as the kernel prints INQUIRY fields
     attrs = {
         "type": "0",
         "vendor": identity.vendor.ljust(8),
         "model": identity.model.ljust(16),
         "rev": identity.rev.ljust(4),
-        "state": "running",
+        "state": state,
         "queue_depth": "128",
         "queue_type": "simple",
         "scsi_level": "7",  # SPC-4 (ANSI version 6) + 1
@@ -526,8 +730,7 @@ def _synthesize(
         "wwid": f"naa.{wwn}",
         "uevent": "DEVTYPE=scsi_device\nDRIVER=sd\nMODALIAS=scsi:t-0x00",
     }
-    for attr, value in attrs.items():
-        _write(dev / attr, f"{value}\n")
+    write_attributes(dev, attrs)
     _write(dev / "inquiry", _inquiry(identity))
     _write(dev / "vpd_pg83", _vpd_pg83(wwn))
     _write(dev / "vpd_pg80", _vpd_pg80(serial[:32]))
@@ -540,18 +743,20 @@ def _synthesize(
     _write(dev / "scsi_disk" / hctl / "FUA", "0\n")
     # the block device sdX
     blk = dev / "block" / name
-    for attr, value in {
-        "dev": f"{major}:{minor}",
-        "size": str(size_bytes // 512),
-        "ro": "0",
-        "removable": "0",
-        "range": "16",
-        "uevent": f"MAJOR={major}\nMINOR={minor}\nDEVNAME={name}\nDEVTYPE=disk",
-        "queue/logical_block_size": "512",
-        "queue/physical_block_size": "512",
-        "queue/rotational": "0",
-    }.items():
-        _write(blk / attr, f"{value}\n")
+    write_attributes(
+        blk,
+        {
+            "dev": f"{major}:{minor}",
+            "size": str(size_bytes // 512),
+            "ro": "0",
+            "removable": "0",
+            "range": "16",
+            "uevent": f"MAJOR={major}\nMINOR={minor}\nDEVNAME={name}\nDEVTYPE=disk",
+            "queue/logical_block_size": "512",
+            "queue/physical_block_size": "512",
+            "queue/rotational": "0",
+        },
+    )
     (blk / "holders").mkdir(exist_ok=True)
     (blk / "slaves").mkdir(exist_ok=True)
     _symlink(blk / "device", dev)
@@ -564,29 +769,80 @@ def _synthesize(
     _symlink(bus / f"host{host}", host_dir)
     _symlink(bus / f"target{host}:{channel}:{target}", target_dir)
     _symlink(bus / hctl, dev)
+    return {
+        "ID_SCSI": "1",
+        "ID_VENDOR": identity.vendor.strip().replace(" ", "_"),
+        "ID_VENDOR_ENC": udev.encode(identity.vendor.ljust(8)),
+        "ID_MODEL": identity.model.strip().replace(" ", "_"),
+        "ID_MODEL_ENC": udev.encode(identity.model.ljust(16)),
+        "ID_REVISION": identity.rev.strip(),
+        "ID_TYPE": "disk",
+        "ID_SERIAL": f"3{wwn}",
+        "ID_SERIAL_SHORT": wwn,
+        "ID_WWN": f"0x{wwn[:16]}",
+        "ID_WWN_VENDOR_EXTENSION": f"0x{wwn[16:]}" if len(wwn) > 16 else "",
+        "ID_WWN_WITH_EXTENSION": f"0x{wwn}",
+        "ID_SCSI_SERIAL": serial,
+        "ID_BUS": "scsi",
+        "ID_PATH": id_path,
+        "ID_PATH_TAG": re.sub(r"[^0-9A-Za-z]", "_", id_path),
+        **transport_properties,
+    }
+
+
+def _scsi_host_dir(sys_dir: Path, hctl: str) -> Path:
+    """The host directory of an existing SCSI device, whatever its transport."""
+    host = f"host{hctl.split(':')[0]}"
+    bus, shost = sys_dir / "bus/scsi/devices" / host, sys_dir / "class/scsi_host" / host
+    if bus.is_symlink():
+        return Path(os.path.normpath(bus.parent / os.readlink(bus)))
+    if shost.is_symlink():  # <host dir>/scsi_host/hostH
+        return Path(os.path.normpath(shost.parent / os.readlink(shost))).parent.parent
+    transport = "ata" if hctl == ROOT_DISK_HCTL else "iscsi"
+    return ScsiLayout(sys_dir, hctl, transport).host_dir
+
+
+def unlink_links_into(sys_dir: Path, subtree: Path) -> None:
+    """Remove every class, bus, block and dev/block link that points into ``subtree``
+    (a device about to go), so no dangling entry is left for readers to trip on."""
+    prefix = str(subtree).rstrip("/") + "/"
+    directories = [sys_dir / "block", sys_dir / "dev" / "block"]
+    for parent in (sys_dir / "class", sys_dir / "bus"):
+        if parent.is_dir():
+            for sub in parent.iterdir():
+                directories.append(sub / "devices" if parent.name == "bus" else sub)
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for link in directory.iterdir():
+            if not link.is_symlink():
+                continue
+            target = os.path.normpath(link.parent / os.readlink(link))
+            if target == str(subtree) or target.startswith(prefix):
+                link.unlink()
 
 
 def _remove_scsi(sys_dir: Path, hctl: str, name: str, major: int, minor: int) -> None:
-    host, channel, target, _lun = hctl.split(":")
-    bus = sys_dir / "bus/scsi/devices"
-    links = [
-        bus / hctl,  # first: lsscsi stops listing it
-        bus / f"target{host}:{channel}:{target}",
-        bus / f"host{host}",
-        sys_dir / "class/scsi_device" / hctl,
-        sys_dir / "class/scsi_disk" / hctl,
-        sys_dir / "class/scsi_host" / f"host{host}",
+    host_dir = _scsi_host_dir(sys_dir, hctl)
+    first = sys_dir / "bus/scsi/devices" / hctl  # first: lsscsi stops listing it
+    if first.is_symlink():
+        first.unlink()
+    for link in (
         sys_dir / "class/block" / name,
         sys_dir / "block" / name,
         sys_dir / "dev/block" / f"{major}:{minor}",
-    ]
-    for link in links:
+    ):
         if link.is_symlink() or link.is_file():
             link.unlink()
-    shutil.rmtree(_host_dir(sys_dir, hctl), ignore_errors=True)
+    unlink_links_into(sys_dir, host_dir)
+    shutil.rmtree(host_dir, ignore_errors=True)
+    if re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]", host_dir.parent.name):
+        with contextlib.suppress(OSError):  # an HBA's PCI function, once its host is gone
+            host_dir.parent.rmdir()
 
 
 def _mknod(path: Path, major: int, minor: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_symlink() or path.exists():
         path.unlink()
     os.mknod(path, stat.S_IFBLK | 0o660, os.makedev(major, minor))
@@ -595,55 +851,173 @@ def _mknod(path: Path, major: int, minor: int) -> None:
         os.chown(path, 0, grp.getgrnam("disk").gr_gid)
 
 
+mknod = _mknod
+
+
+def dev_links(node: NodeHost, name: str, links: list[str]) -> None:
+    """udev's /dev symlinks (``disk/by-id/...``, relative to /dev) to /dev/<name>."""
+    for link in links:
+        path = node.dev_dir / link
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink() or path.exists():
+            path.unlink()
+        path.symlink_to(os.path.relpath(node.dev_dir / name, path.parent))
+
+
+def remove_dev_links(node: NodeHost, name: str) -> None:
+    """Remove the /dev symlinks (under /dev/disk, /dev/mapper, ...) to /dev/<name>."""
+    target = str(node.dev_dir / name)
+    for top in ("disk", "mapper", "rbd"):
+        directory = node.dev_dir / top
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.rglob("*"), reverse=True):
+            if path.is_symlink():
+                if os.path.normpath(path.parent / os.readlink(path)) == target:
+                    path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+
+
+def scsi_links(properties: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(identity links, path links) udev's 60-persistent-storage rules make for a disk."""
+    identity = [f"disk/by-id/scsi-{properties['ID_SERIAL']}"]
+    if properties.get("ID_WWN_WITH_EXTENSION"):
+        identity.append(f"disk/by-id/wwn-{properties['ID_WWN_WITH_EXTENSION']}")
+    return identity, [f"disk/by-path/{properties['ID_PATH']}"]
+
+
+def add_scsi_disk(
+    node: NodeHost,
+    *,
+    major: int,
+    minor: int,
+    size_bytes: int,
+    identity: ScsiIdentity,
+    transport: str,
+    wwn: str,
+    serial: str,
+    state: str = "running",
+    portal: int = 0,
+    extra_properties: dict[str, str] | None = None,
+    identity_links: bool = True,
+) -> tuple[Attachment, dict[str, str]]:
+    """The next free SCSI disk (sdb, sdc, ...) on its own SCSI host, for block device
+    major:minor: /dev node, sysfs, udev entry (with ``extra_properties``, e.g. the
+    filesystem's) and /dev/disk links. Call with :func:`node_lock` held. Returns the
+    attachment and its udev properties.
+
+    ``identity_links`` False leaves the by-id links to whoever sits on the disk (a
+    multipath map takes them, as multipathd's udev rules do); ``portal`` numbers the
+    paths of one LUN (their portal addresses / target ports differ).
+    """
+    if transport not in ("iscsi", "fc", "sas"):
+        raise ValueError(f"unsupported SCSI transport {transport!r}")
+    used = _used_names(node)
+    name = next(_disk_name(i) for i in range(1, 26 * 27) if _disk_name(i) not in used)
+    hosts = _used_hosts(node)
+    host = next(h for h in range(FIRST_DATA_HOST, FIRST_DATA_HOST + 10_000) if h not in hosts)
+    hctl = f"{host}:0:0:0"
+    _mknod(node.dev_dir / name, major, minor)
+    try:
+        properties = _synthesize(
+            node.sys_dir,
+            hctl,
+            name,
+            major,
+            minor,
+            size_bytes,
+            identity,
+            transport=transport,
+            wwn=wwn,
+            serial=serial,
+            state=state,
+            portal=portal,
+        )
+        properties |= extra_properties or {}
+        by_id, by_path = scsi_links(properties)
+        links = (by_id if identity_links else []) + by_path
+        if "ID_FS_UUID" in properties and identity_links:
+            links.append(f"disk/by-uuid/{properties['ID_FS_UUID']}")
+        dev_links(node, name, links)
+        udev.write_entry(node, major, minor, properties, links)
+    except BaseException:
+        _remove_scsi(node.sys_dir, hctl, name, major, minor)
+        remove_dev_links(node, name)
+        (node.dev_dir / name).unlink(missing_ok=True)
+        udev.remove_entry(node, major, minor)
+        raise
+    return Attachment(name, hctl, major, minor, f"/dev/{name}"), properties
+
+
+def remove_scsi_disk(node: NodeHost, attachment: Attachment) -> None:
+    """Undo :func:`add_scsi_disk` (call with :func:`node_lock` held). Idempotent."""
+    if _HCTL.match(attachment.hctl):  # "" under no-scsi-device: only the /dev node
+        _remove_scsi(
+            node.sys_dir,
+            attachment.hctl,
+            attachment.device_name,
+            attachment.major,
+            attachment.minor,
+        )
+    udev.remove_entry(node, attachment.major, attachment.minor)
+    remove_dev_links(node, attachment.device_name)
+    path = node.dev_dir / attachment.device_name
+    with contextlib.suppress(FileNotFoundError):
+        st = path.lstat()
+        if stat.S_ISBLK(st.st_mode) and st.st_rdev == os.makedev(
+            attachment.major, attachment.minor
+        ):
+            path.unlink()
+
+
 def attach(
     node: NodeHost,
     volume: Volume,
     identity: ScsiIdentity | None = None,
     *,
     no_scsi_device: bool = False,
+    transport: str = "iscsi",
+    wwn: str | None = None,
+    serial: str | None = None,
 ) -> Attachment:
     """Give ``node`` the volume as the next free SCSI disk (sdb, sdc, ...).
 
-    Creates ``/dev/sdX`` (block, 0660, root:disk, the loop's major:minor) and the SCSI
-    device under the node's /sys. ``no_scsi_device`` (fault): only the /dev node, so
-    ``lsscsi`` does not list the disk. Attaching a volume the node already has returns
-    the existing attachment.
+    Creates ``/dev/sdX`` (block, 0660, root:disk, the loop's major:minor), the SCSI
+    device under the node's /sys with its ``transport`` (iscsi, fc or sas: the class
+    directories lsblk's TRAN and ``lsscsi -t`` read), its udev database entry and
+    /dev/disk links. ``wwn`` (32 hex digits, NAA-6) and ``serial`` (VPD page 0x80)
+    default to ones derived from the PV name. ``no_scsi_device`` (fault): only the /dev
+    node, so ``lsscsi`` does not list the disk. Attaching a volume the node already has
+    returns the existing attachment.
     """
     identity = identity or ScsiIdentity()
+    wwn = wwn or naa_wwn(identity.vendor, volume.pv_name)
+    serial = serial or unit_serial(volume.pv_name)
     node.dev_dir.mkdir(parents=True, exist_ok=True)
     node.sys_dir.mkdir(parents=True, exist_ok=True)
     with _node_lock(node):
         for existing in attachments(node):
             if (existing.major, existing.minor) == (volume.major, volume.minor):
                 return existing
-        used = _used_names(node)
-        name = next(_disk_name(i) for i in range(1, 26 * 27) if _disk_name(i) not in used)
-        hosts = _used_hosts(node)
-        host = next(h for h in range(FIRST_DATA_HOST, FIRST_DATA_HOST + 10_000) if h not in hosts)
-        hctl = f"{host}:0:0:0"
-        _mknod(node.dev_dir / name, volume.major, volume.minor)
-        if not no_scsi_device:
-            try:
-                _synthesize(
-                    node.sys_dir,
-                    hctl,
-                    name,
-                    volume.major,
-                    volume.minor,
-                    volume.size_bytes,
-                    identity,
-                    proc_name="iscsi_tcp",
-                    serial=volume.pv_name,
-                )
-            except BaseException:
-                _remove_scsi(node.sys_dir, hctl, name, volume.major, volume.minor)
-                (node.dev_dir / name).unlink(missing_ok=True)
-                raise
         if no_scsi_device:
-            hctl = ""  # no SCSI address: nothing in sysfs names this disk
-        return Attachment(
-            name, hctl, volume.major, volume.minor, f"/dev/{name}", not no_scsi_device
+            used = _used_names(node)
+            name = next(_disk_name(i) for i in range(1, 26 * 27) if _disk_name(i) not in used)
+            _mknod(node.dev_dir / name, volume.major, volume.minor)
+            # no SCSI address: nothing in sysfs names this disk
+            return Attachment(name, "", volume.major, volume.minor, f"/dev/{name}", False)
+        attachment, _ = add_scsi_disk(
+            node,
+            major=volume.major,
+            minor=volume.minor,
+            size_bytes=volume.size_bytes,
+            identity=identity,
+            transport=transport,
+            wwn=wwn,
+            serial=serial,
+            extra_properties=udev.filesystem_properties(volume.fs_type, volume.fs_uuid),
         )
+        return attachment
 
 
 def add_root_disk(
@@ -655,7 +1029,8 @@ def add_root_disk(
     node.dev_dir.mkdir(parents=True, exist_ok=True)
     with _node_lock(node):
         _mknod(node.dev_dir / "sda", 8, 0)
-        _synthesize(
+        serial = f"QM00001-{node.name}"
+        properties = _synthesize(
             node.sys_dir,
             ROOT_DISK_HCTL,
             "sda",
@@ -663,34 +1038,35 @@ def add_root_disk(
             0,
             size_bytes,
             identity,
-            proc_name="ahci",
-            serial=f"QM00001-{node.name}",
+            transport="ata",
+            wwn=naa_wwn(identity.vendor, serial),
+            serial=serial,
         )
+        # an ATA disk: udev's ata_id gives model and serial, no WWN (QEMU's disks have none)
+        model = identity.model.strip().replace(" ", "_")
+        properties |= {
+            "ID_SERIAL": f"{model}_{serial}",
+            "ID_SERIAL_SHORT": serial,
+            "ID_BUS": "ata",
+        }
+        for key in ("ID_WWN", "ID_WWN_VENDOR_EXTENSION", "ID_WWN_WITH_EXTENSION"):
+            properties.pop(key)
+        properties.pop("ID_SCSI_SERIAL")
+        links = [f"disk/by-id/ata-{model}_{serial}", f"disk/by-path/{properties['ID_PATH']}"]
+        dev_links(node, "sda", links)
+        udev.write_entry(node, 8, 0, properties, links)
     return Attachment("sda", ROOT_DISK_HCTL, 8, 0, "/dev/sda")
 
 
 def detach(node: NodeHost, attachment: Attachment) -> None:
-    """Remove the SCSI device (lsscsi stops listing it), then the /dev node. Idempotent.
+    """Remove the SCSI device (lsscsi stops listing it), its udev entry and /dev links,
+    then the /dev node. Idempotent.
 
     Mounts of the device inside the node are not touched (a stale mount keeps working,
     as on a real node whose iSCSI session went away).
     """
     with _node_lock(node):
-        if _HCTL.match(attachment.hctl):  # "" under no-scsi-device: only the /dev node
-            _remove_scsi(
-                node.sys_dir,
-                attachment.hctl,
-                attachment.device_name,
-                attachment.major,
-                attachment.minor,
-            )
-        path = node.dev_dir / attachment.device_name
-        with contextlib.suppress(FileNotFoundError):
-            st = path.lstat()
-            if stat.S_ISBLK(st.st_mode) and st.st_rdev == os.makedev(
-                attachment.major, attachment.minor
-            ):
-                path.unlink()
+        remove_scsi_disk(node, attachment)
 
 
 def attachments(node: NodeHost) -> list[Attachment]:

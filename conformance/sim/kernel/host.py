@@ -91,6 +91,8 @@ ROOT_LAYOUT = """\
 /var /run /tmp /root    directories on the root tmpfs (writable); /var/run -> /run
 /var/lib/kubelet        the kubelet root
 /run/cfsim-node  sshd_config, host key, authorized_keys, sshd.pid
+/run/udev/data   udev database entries of attached disks (udev.py); SSH sessions get
+                 SYSTEMD_DEVICE_VERIFY_SYSFS=0 so libudev reads the synthesized /sys
 """
 
 # Character devices made in <state>/dev: name -> (major, minor).
@@ -182,6 +184,8 @@ def _sshd_config(address: str) -> str:
             "X11Forwarding no",
             "MaxStartups 100:30:200",
             "AcceptEnv LANG LC_*",
+            # the node's /sys is synthesized, not sysfs: let libudev read it (udev.py)
+            "SetEnv SYSTEMD_DEVICE_VERIFY_SYSFS=0",
             "Subsystem sftp /usr/lib/openssh/sftp-server",
             "",
         ]

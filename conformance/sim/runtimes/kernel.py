@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods
+from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods, stacks
 from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost
 from conformance.sim.runtimes.base import (
     FAILED_ATTACH,
@@ -45,6 +45,7 @@ from conformance.sim.runtimes.base import (
     PodVolume,
     RuntimeFailure,
 )
+from conformance.sim.stackspec import StackParameters
 
 log = logging.getLogger(__name__)
 
@@ -373,17 +374,21 @@ class KernelRuntime:
         if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
             volume = await self._blocking(devices.wipe, volume)
             self.volumes[name] = volume
-        _, _, _, attributes = _pv_source(pv)
-        identity = devices.ScsiIdentity(
-            vendor=attributes.get("vendor", "SIM"),
-            model=attributes.get("model", "DISK"),
-            rev=attributes.get("rev", "1.0"),
-        )
+        _, _, handle, attributes = _pv_source(pv)
+        try:
+            parameters = StackParameters.parse(attributes)
+        except ValueError as exc:
+            raise RuntimeFailure(
+                f"AttachVolume.Attach failed for volume {name!r}: {exc}", reason=FAILED_ATTACH
+            ) from exc
         attachment = await self._blocking(
-            devices.attach,
+            stacks.attach,
             host_node,
             volume,
-            identity,
+            parameters,
+            handle,
+            wrong_serial=self.faults.on("wrong-serial"),
+            path_down=self.faults.on("multipath-path-down"),
             no_scsi_device=self.faults.on("no-scsi-device"),
         )
         self.attached[(node, name)] = attachment
@@ -395,7 +400,7 @@ class KernelRuntime:
         host_node = self.nodes.get(node)
         if attachment is not None and host_node is not None:
             try:
-                await self._blocking(devices.detach, host_node, attachment)
+                await self._blocking(stacks.detach, host_node, attachment)
             except (devices.DeviceError, OSError) as exc:
                 log.warning("node %s: detach of %s failed: %s", node, name, exc)
                 raise RuntimeFailure(str(exc), reason="FailedDetach") from exc
@@ -455,11 +460,18 @@ class KernelRuntime:
                     fault_target=layout.staging_path,
                     attachment=attachment,
                 )
-            await self._mount_step(
-                "SetUp",
-                volume,
-                host_node,
-                functools.partial(
+            if self.faults.on("volume-on-node-root"):  # a node directory, not the volume
+                set_up: Callable[[], object] = functools.partial(
+                    stacks.publish_node_directory,
+                    host_node,
+                    pod_uid=m["uid"],
+                    pv_name=volume.pv_name,
+                    plugin_dir=plugin_dir,
+                    driver=driver,
+                    volume_handle=handle,
+                )
+            else:
+                set_up = functools.partial(
                     devices.publish,
                     host_node,
                     attachment,
@@ -471,7 +483,12 @@ class KernelRuntime:
                     fs_type=None,
                     read_only=volume.read_only,
                     node_name=node,
-                ),
+                )
+            await self._mount_step(
+                "SetUp",
+                volume,
+                host_node,
+                set_up,
                 fault_target=None if csi else layout.publish_path,
                 attachment=attachment,
             )
