@@ -125,7 +125,7 @@ class Cluster:
             try:
                 return fn(*args, **kwargs)
             except ApiException as exc:
-                if exc.status not in TRANSIENT_CODES or time.monotonic() > deadline:
+                if _status(exc) not in TRANSIENT_CODES or time.monotonic() > deadline:
                     raise
                 retry_after = (exc.headers or {}).get("Retry-After") if exc.headers else None
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
@@ -379,6 +379,18 @@ def _event_lines(events: list[Any]) -> list[str]:
         times = f" (x{count})" if count > 1 else ""
         lines.append(f"  event {kind} {reason} {obj}: {message}{times}")
     return lines
+
+
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})")
+
+
+def _status(exc: ApiException) -> int:
+    """The HTTP status of a failed call; for exec's WebSocket handshake the client reports
+    status 0 and puts the server's answer (429, 503 ...) in the reason."""
+    if exc.status:
+        return int(exc.status)
+    found = _HANDSHAKE.search(str(exc.reason or ""))
+    return int(found.group(1)) if found else 0
 
 
 def _transient(exc: BaseException) -> bool:

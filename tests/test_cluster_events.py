@@ -47,3 +47,14 @@ def test_the_routine_event_repeated_shows_once_with_its_count() -> None:
     pulled = 'Container image "nginx-slim:0.27" already present on machine'
     events = [event("Normal", "Pulled", pulled, f"2026-12-01T00:00:{n:02d}Z") for n in range(10)]
     assert _event_lines(events) == [f"  event Normal Pulled Pod/web-0: {pulled} (x10)"]
+
+
+def test_an_exec_handshake_answered_429_counts_as_throttling() -> None:
+    """The client reports a refused WebSocket upgrade as status 0, the answer in the reason."""
+    from kubernetes.client.exceptions import ApiException
+
+    from conformance.cluster import _status
+
+    assert _status(ApiException(status=0, reason="Handshake status 429 Too Many Requests")) == 429
+    assert _status(ApiException(status=503, reason="Service Unavailable")) == 503
+    assert _status(ApiException(status=0, reason="connection reset")) == 0

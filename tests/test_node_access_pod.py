@@ -24,5 +24,5 @@ def test_the_node_storage_suite_passes_through_host_exec_pods(tmp_path: Path) ->
     )
     assert code == 0, output[-3000:]
     cases = list(ET.parse(junit).getroot().iter("testcase"))
-    assert len(cases) == 2, output[-3000:]
-    assert all(case.find("skipped") is None for case in cases), output[-3000:]
+    ran = [case.get("name") for case in cases if case.find("skipped") is None]
+    assert len(ran) == len(cases) >= 4, output[-3000:]  # kubelet mount, lsscsi, stack, guard
