@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +29,7 @@ from conformance.deployments import Case, Deployment
 from conformance.nodes.base import CommandResult
 from conformance.nodes.pod import PodOps
 from conformance.nodes.pool import NodeShells
+from conformance.reporting.summary import Outcome, Summary, first_line
 
 OPTION_PREFIX = "--conformance-"
 INVENTORY_ENV = "CONFORMANCE_INVENTORY"
@@ -56,6 +58,11 @@ MARKERS: dict[str, str] = {
 }
 
 _INVENTORY_KEY = pytest.StashKey[inv.Inventory]()
+_SUMMARY_KEY = pytest.StashKey[Summary]()
+_STARTED_KEY = pytest.StashKey[float]()
+SUMMARY_FILE = "summary.json"
+# the report hook gets no config: the controller's summary of this process's one session
+_SESSION_SUMMARY: list[Summary | None] = [None]
 _LOGS_KEY = pytest.StashKey[tuple[Path, ...]]()  # a started cluster's own logs
 _LOG_OFFSETS_KEY = pytest.StashKey[dict[Path, int]]()  # their sizes when a test began
 LOG_TAIL_LINES = 400  # of a started cluster's log, attached to a failed test
@@ -178,11 +185,6 @@ def _run_id(config: pytest.Config) -> str:
     run_id = time.strftime("%m%d%H%M") + secrets.token_hex(2)
     os.environ[RUN_ID_ENV] = run_id  # xdist workers inherit it
     return run_id
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput"):
-        _run_id(session.config)
 
 
 def _size(path: Path) -> int:
@@ -510,17 +512,67 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             pool.release(key)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or _INVENTORY_KEY not in config.stash:
+def _summary(config: pytest.Config) -> Summary | None:
+    return config.stash.get(_SUMMARY_KEY, None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        _run_id(session.config)
+        path = inventory_path(session.config)
+        session.config.stash[_SUMMARY_KEY] = _SESSION_SUMMARY[0] = Summary(
+            run=os.environ.get(RUN_ID_ENV, "-"),
+            inventory=str(path or "-"),
+            started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        session.config.stash[_STARTED_KEY] = time.monotonic()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Every outcome, for the summary (under xdist, the controller sees the workers')."""
+    summary = _SESSION_SUMMARY[0]
+    if summary is None:
         return
-    run_id = os.environ.get(RUN_ID_ENV, "-")
-    stats = terminalreporter.stats
-    counts = {key: len(stats.get(key, [])) for key in ("passed", "failed", "error", "skipped")}
+    props = dict(report.user_properties)
+    outcome = None
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = "failed" if report.failed else report.outcome
+    elif report.when == "teardown" and report.failed:
+        outcome = "failed"
+    if outcome is None:
+        return
+    module = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    summary.outcomes.append(
+        Outcome(
+            test=report.nodeid,
+            entry=str(props.get("conformance_entry", "-")),
+            suite=module.removeprefix("test_"),
+            outcome=outcome,
+            message=str(props.get("conformance_message", "")),
+        )
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    summary = _summary(session.config)
+    if summary is None or not any(o.entry != "-" for o in summary.outcomes):
+        return  # no storage entry was tested: nothing to summarise
+    summary.duration = time.monotonic() - session.config.stash.get(_STARTED_KEY, time.monotonic())
+    summary.write(session.config.rootpath / "reports" / SUMMARY_FILE)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    summary = _summary(config)
+    if hasattr(config, "workerinput") or summary is None:
+        return
+    if not any(o.entry != "-" for o in summary.outcomes):
+        return
     terminalreporter.write_sep("-", "conformance summary")
-    terminalreporter.write_line(f"inventory: {inventory_path(config)}  run: {run_id}")
-    terminalreporter.write_line("  ".join(f"{key}: {value}" for key, value in counts.items()))
-    for report in stats.get("failed", []):
-        terminalreporter.write_line(f"FAILED {report.nodeid}")
+    terminalreporter.write_line(
+        f"inventory: {summary.inventory}  run: {summary.run}  verdict: {summary.verdict}"
+    )
+    for line in summary.table():
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -528,6 +580,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """On a failed check, attach the namespace's pods, claims and recent events, and what
     a started cluster (the simulator: control plane, kubelets, nodes) logged meanwhile."""
     report = yield
+    entry = _entry_of(item)
+    if entry is None:  # a test of its own set (the seed's PetSet): the entry it deploys on
+        held = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Deployment)]
+        entry = held[0].case.storage if held else None
+    if entry is not None:
+        report.user_properties.append(("conformance_entry", entry.name))
+    if report.failed and call.excinfo is not None:
+        report.user_properties.append(("conformance_message", first_line(str(call.excinfo.value))))
     if report.failed and call.when in ("setup", "call"):
         _attach_cluster_logs(item)
     if report.failed and call.when == "call":
