@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import yaml
 
 from conformance import evidence, progress, providers, sets, workloads
 from conformance import inventory as inv
@@ -29,6 +30,7 @@ from conformance.deployments import Case, Deployment
 from conformance.nodes.base import CommandResult
 from conformance.nodes.pod import PodOps
 from conformance.nodes.pool import NodeShells
+from conformance.reporting import fingerprint
 from conformance.reporting.summary import Outcome, Summary, first_line
 
 OPTION_PREFIX = "--conformance-"
@@ -61,6 +63,7 @@ _INVENTORY_KEY = pytest.StashKey[inv.Inventory]()
 _SUMMARY_KEY = pytest.StashKey[Summary]()
 _STARTED_KEY = pytest.StashKey[float]()
 SUMMARY_FILE = "summary.json"
+EFFECTIVE_INVENTORY = "inventory.yaml"  # the run's inventory as used, secrets redacted
 # the report hook gets no config: the controller's summary of this process's one session
 _SESSION_SUMMARY: list[Summary | None] = [None]
 _LOGS_KEY = pytest.StashKey[tuple[Path, ...]]()  # a started cluster's own logs
@@ -457,6 +460,7 @@ def set_pool(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iter
         )
         return deployment, lambda: cluster.delete_namespace(name)
 
+    _fingerprint(request, run, cluster, classes)
     ahead = not hasattr(config, "workerinput") and config.getoption("dist", "no") == "no"
     limit = run.inventory.workload.max_concurrent_sets
     pool = sets.SetPool(cluster, make, limit=limit if ahead else None, workers=limit)
@@ -473,6 +477,25 @@ def set_pool(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iter
     finally:
         pool.close()
         classes.delete()
+
+
+def _fingerprint(
+    request: pytest.FixtureRequest, run: Run, cluster: Cluster, classes: StorageClasses
+) -> None:
+    """What is certified: the cluster and the drivers as the run found them (and the
+    effective inventory, secrets redacted), under reports/ for the report and the bundle."""
+    if getattr(request.config, "workerinput", {}).get("workerid", "gw0") != "gw0":
+        return  # one worker records it for the run
+    entries = run.inventory.storage
+    names = [name for name in (classes.name_for(e) for e in entries) if name]
+    drivers = [e.provisioner for e in entries if e.provisioner]
+    found = fingerprint.collect(cluster, names, drivers)
+    found["drivers_asked"] = drivers or [c["provisioner"] for c in found["storage_classes"]]
+    reports = request.config.rootpath / "reports"
+    fingerprint.write(found, reports / fingerprint.FINGERPRINT_FILE)
+    effective = yaml.safe_dump(run.inventory.model_dump(mode="json", exclude_none=True))
+    (reports / EFFECTIVE_INVENTORY).write_text(evidence.redact(effective))
+    evidence.attach_text("cluster fingerprint", fingerprint.describe(found))
 
 
 @pytest.fixture(scope="module")
