@@ -178,6 +178,42 @@ def _clean(args: argparse.Namespace) -> int:
         cluster.close()
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from conformance.reporting import bundle
+
+    try:
+        made = bundle.make(args.reports, args.out or args.reports, root=Path.cwd())
+    except bundle.BundleError as exc:
+        print(f"conformance bundle: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"bundle: {made}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from conformance.reporting import bundle
+
+    try:
+        checked = bundle.verify(args.bundle)
+    except bundle.BundleError as exc:
+        print(f"conformance verify: FAILED: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    about = checked.about
+    print(
+        f"{args.bundle}: {checked.files} files match the manifest "
+        f"(harness {about.get('harness_version', '?')}, commit {about.get('git_commit', '?')})"
+    )
+    summary = checked.summary
+    print(f"run {summary.get('run', '?')}: {summary.get('verdict', 'no summary in the bundle')}")
+    entries = summary.get("entries")
+    for entry, facts in sorted(entries.items() if isinstance(entries, dict) else []):
+        print(f"  {entry}: {facts.get('verdict')}")
+    failures = summary.get("failures")
+    for failure in failures if isinstance(failures, list) else []:
+        print(f"  FAILED [{failure.get('entry')}] {failure.get('test')}: {failure.get('message')}")
+    return EXIT_OK
+
+
 def _unavailable(name: str, exc: ImportError) -> Any:
     def handler(args: argparse.Namespace) -> int:
         print(
@@ -250,6 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--older-than", metavar="DURATION", help="only what is older: 30m, 2h, 1d")
     sweep.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     sweep.set_defaults(handler=_clean)
+
+    pack = commands.add_parser(
+        "bundle",
+        help="pack a run's results, report and fingerprint with a SHA-256 manifest",
+    )
+    pack.add_argument("--reports", type=Path, default=Path("reports"), help="default reports/")
+    pack.add_argument(
+        "--out", type=Path, help="a directory or a .tar.gz path (default: the reports dir)"
+    )
+    pack.set_defaults(handler=_bundle)
+    check = commands.add_parser(
+        "verify", help="check a bundle against its manifest and print its summary"
+    )
+    check.add_argument("bundle", type=Path, metavar="BUNDLE")
+    check.set_defaults(handler=_verify)
 
     convert = commands.add_parser(
         "convert-petset", help="convert legacy PetSet manifests (apps/v1alpha1) to apps/v1"
