@@ -14,6 +14,7 @@ from conformance import checks, evidence, workloads
 from conformance.cluster import Cluster, pod_ready
 from conformance.inventory import Inventory, PodManagementPolicy, Storage
 from conformance.nodes.base import CommandResult
+from conformance.reporting import timeline
 
 
 class DeployFailed(AssertionError):
@@ -109,8 +110,9 @@ class Deployment:
         """Delete pod ``ordinal`` and wait for the set to bring it back Ready; the new pod."""
         name = self.pod_name(ordinal)
         old = self.pod(ordinal)
+        since = self.cluster.resource_version(self.namespace)
         self.cluster.delete_pod(self.namespace, name)
-        self.cluster.wait_pods(
+        seen = self.cluster.wait_pods(
             self.namespace,
             lambda seen: (
                 name in seen.objects
@@ -119,6 +121,10 @@ class Deployment:
             ),
             what=f"{name} to come back",
             selector=self.selector,
+            since=since,
+        )
+        evidence.attach_svg(
+            f"{name} deleted and back", timeline.svg(seen.timeline, f"{name} re-created")
         )
         return self.pod(ordinal)
 

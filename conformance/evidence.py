@@ -113,6 +113,13 @@ def attach_yaml(name: str, obj: Any) -> None:
     allure.attach(redact(text), name=name, attachment_type=allure.attachment_type.YAML)
 
 
+def attach_svg(name: str, svg: str) -> None:
+    """A picture (no secrets in it: it is drawn from object names and times)."""
+    if not svg or _kept() is not None:
+        return
+    allure.attach(svg, name=name, attachment_type=allure.attachment_type.SVG)
+
+
 def attach_command(where: str, command: str, exit_code: int, stdout: str, stderr: str) -> None:
     """A command run on a node or in a container, with everything it printed."""
     body = f"$ {command}\n# exit code {exit_code}\n--- stdout\n{stdout}--- stderr\n{stderr}"

@@ -37,6 +37,17 @@ class Seen(Generic[T]):
 
     objects: dict[str, T] = field(default_factory=dict)
     events: list[tuple[str, str]] = field(default_factory=list)  # (type, name)
+    # (seconds since the epoch, name, created | ready | deleted): for timelines
+    timeline: list[tuple[float, str, str]] = field(default_factory=list)
+
+    def _note(self, kind: str, name: str, obj: Any) -> None:
+        states = {s for _, n, s in self.timeline if n == name}
+        if kind == "ADDED" and "created" not in states:
+            self.timeline.append((time.time(), name, "created"))
+        if kind == "DELETED":
+            self.timeline.append((time.time(), name, "deleted"))
+        elif _is_ready(obj) and "ready" not in states:
+            self.timeline.append((time.time(), name, "ready"))
 
     def items(self) -> list[T]:
         return [self.objects[name] for name in sorted(self.objects)]
@@ -130,6 +141,7 @@ def wait_for(
                     continue
                 name = _name(obj)
                 seen.events.append((kind, name))
+                seen._note(kind, name, obj)
                 resource_version = _rv(obj)
                 if resource_version.isdigit() and int(resource_version) <= fresh_after:
                     continue  # already reflected in the list
@@ -173,6 +185,14 @@ def _relist(
     items = result.items if hasattr(result, "items") else result["items"]
     seen.objects = {_name(item): item for item in items}
     return _rv(result)
+
+
+def _is_ready(obj: Any) -> bool:
+    status = getattr(obj, "status", None)
+    conditions = getattr(status, "conditions", None) or []
+    return any(
+        getattr(c, "type", "") == "Ready" and getattr(c, "status", "") == "True" for c in conditions
+    )
 
 
 def _pending(seen: Seen[Any]) -> str:

@@ -9,6 +9,7 @@ from conformance import checks, evidence, observe, probes
 from conformance.checks import fail_on
 from conformance.deployments import Deployment
 from conformance.plugin import NodeAccess
+from conformance.reporting import timeline
 
 EXTRA = 2
 PAYLOAD = "scaling.bin"
@@ -38,6 +39,7 @@ def test_scale_up_creates_the_new_ordinals_in_order(
     seen = deployed.cluster.wait_ready(
         deployed.namespace, target, selector=deployed.selector, since=since
     )
+    evidence.attach_svg("scale-up timeline", timeline.svg(seen.timeline, f"scale up to {target}"))
     problems = checks.claims_bound(deployed.claims(), deployed.claim_names(target))
     new = [deployed.pod_name(i) for i in range(original, target)]
     problems += checks.created_in_order(seen.order("ADDED"), new, deployed.case.policy)
@@ -64,6 +66,9 @@ def test_scale_down_removes_the_highest_ordinals_first_and_keeps_claims(
         what=f"{', '.join(doomed)} to be deleted",
         selector=deployed.selector,
         since=since,
+    )
+    evidence.attach_svg(
+        "scale-down timeline", timeline.svg(seen.timeline, f"scale down to {original}")
     )
     deleted = [name for name in seen.order("DELETED") if name in pods]
     problems = checks.deleted_highest_first(deleted, doomed, deployed.case.policy)
