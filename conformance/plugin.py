@@ -74,6 +74,14 @@ LOG_TAIL_LINES = 400  # of a started cluster's log, attached to a failed test
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "stateful storage conformance")
     group.addoption(
+        f"{OPTION_PREFIX}reports",
+        dest="conformance_reports",
+        metavar="DIR",
+        default=None,
+        help="where summary.json, fingerprint.json, the effective inventory and kept "
+        "cluster logs go (default: reports/ under the project root)",
+    )
+    group.addoption(
         f"{OPTION_PREFIX}inventory",
         dest="conformance_inventory",
         metavar="PATH",
@@ -83,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "under the project root)"
         ),
     )
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    """Where the run's summary, fingerprint, effective inventory and kept logs go."""
+    given = config.getoption("conformance_reports")
+    return Path(given) if given else config.rootpath / "reports"
 
 
 def inventory_path(config: pytest.Config) -> Path | None:
@@ -240,7 +254,7 @@ def run(
         yield Run(run_id, worker, inv.load(started.inventory, env={}), started.state_dir)
     finally:
         if request.session.testsfailed:  # a failed run keeps what the cluster logged
-            kept = _keep_logs(started, pytestconfig.rootpath / "reports")
+            kept = _keep_logs(started, reports_dir(pytestconfig))
             if kept is not None:
                 print(f"\nthe started cluster's logs are kept in {kept}")
         stop(started)
@@ -491,7 +505,7 @@ def _fingerprint(
     drivers = [e.provisioner for e in entries if e.provisioner]
     found = fingerprint.collect(cluster, names, drivers)
     found["drivers_asked"] = drivers or [c["provisioner"] for c in found["storage_classes"]]
-    reports = request.config.rootpath / "reports"
+    reports = reports_dir(request.config)
     fingerprint.write(found, reports / fingerprint.FINGERPRINT_FILE)
     effective = yaml.safe_dump(run.inventory.model_dump(mode="json", exclude_none=True))
     (reports / EFFECTIVE_INVENTORY).write_text(evidence.redact(effective))
@@ -581,7 +595,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if summary is None or not any(o.entry != "-" for o in summary.outcomes):
         return  # no storage entry was tested: nothing to summarise
     summary.duration = time.monotonic() - session.config.stash.get(_STARTED_KEY, time.monotonic())
-    summary.write(session.config.rootpath / "reports" / SUMMARY_FILE)
+    summary.write(reports_dir(session.config) / SUMMARY_FILE)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
