@@ -214,6 +214,29 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Write the offline single-file HTML report (Allure 3 behind a cover of verdicts)."""
+    from conformance.reporting import html
+
+    try:
+        made = html.build(
+            Path(args.results),
+            Path(args.out),
+            summary=Path(args.summary) if args.summary else None,
+            fingerprint=Path(args.fingerprint) if args.fingerprint else None,
+        )
+    except html.ReportError as exc:
+        print(f"conformance report: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for note in made.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for item in made.stripped:
+        print(f"stripped (would load from the network): {item}")
+    size = made.index.stat().st_size / 1e6
+    print(f"wrote {made.index} ({size:.1f} MB, {made.seconds:.1f} s); opens offline from file://")
+    return EXIT_OK
+
+
 def _unavailable(name: str, exc: ImportError) -> Any:
     def handler(args: argparse.Namespace) -> int:
         print(
@@ -301,6 +324,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("bundle", type=Path, metavar="BUNDLE")
     check.set_defaults(handler=_verify)
+    report = commands.add_parser(
+        "report",
+        help="write the offline single-file HTML report (Allure Report 3, needs npm)",
+        description="Build reports/html/index.html from the Allure results: a cover with "
+        "the verdict per storage entry and the cluster fingerprint (summary.json and "
+        "fingerprint.json beside the results), then Allure Report 3 in single-file mode, "
+        "with its analytics and any remote fonts stripped. It opens from file:// with no "
+        "network. Needs Node.js and the project's `npm ci` (or npx).",
+    )
+    report.add_argument(
+        "--results", default="reports/allure-results", help="Allure results (default: %(default)s)"
+    )
+    report.add_argument(
+        "--out", default="reports/html", help="output folder (default: %(default)s)"
+    )
+    report.add_argument(
+        "--summary", metavar="PATH", help="the run's summary.json (default: beside --results)"
+    )
+    report.add_argument(
+        "--fingerprint",
+        metavar="PATH",
+        help="the cluster's fingerprint.json (default: beside --results)",
+    )
+    report.set_defaults(handler=_report)
 
     convert = commands.add_parser(
         "convert-petset", help="convert legacy PetSet manifests (apps/v1alpha1) to apps/v1"
