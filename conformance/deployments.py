@@ -33,6 +33,11 @@ class Case:
     def id(self) -> str:
         return f"{self.storage.name}-r{self.replicas}-{self.policy.value}"
 
+    def __repr__(self) -> str:
+        # what reports show as the test's parameter: the id, never the entry's parameters
+        # (a StorageClass parameter may hold a secret)
+        return f"Case({self.id})"
+
 
 @dataclass
 class Deployment:

@@ -358,6 +358,10 @@ class Storage(Strict):
     def share(self) -> bool:
         return is_share(self.fs_type)
 
+    def __repr__(self) -> str:
+        # reports show a test's parameters by repr: the name, never the parameters
+        return f"Storage({self.name})"
+
 
 # --- workload and timeouts ---------------------------------------------------------
 

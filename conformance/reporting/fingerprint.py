@@ -10,6 +10,7 @@ RBAC to list pods cluster-wide, say) is listed as unreadable, never a failed run
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from conformance import evidence
 from conformance.cluster import Cluster
 
 FINGERPRINT_FILE = "fingerprint.json"
@@ -70,7 +72,7 @@ def collect(cluster: Cluster, class_names: Iterable[str], drivers: Iterable[str]
             {
                 "name": c.metadata.name,
                 "provisioner": c.provisioner,
-                "parameters": dict(c.parameters or {}),
+                "parameters": _masked(dict(c.parameters or {})),
                 "reclaim_policy": c.reclaim_policy,
                 "volume_binding_mode": c.volume_binding_mode,
             }
@@ -128,9 +130,17 @@ def _driver_images(pods: list[Any], drivers: set[str]) -> list[dict[str, str]]:
     return found
 
 
+_SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|key|credential)")
+
+
+def _masked(parameters: dict[str, str]) -> dict[str, str]:
+    """StorageClass parameters with values whose key names a secret masked."""
+    return {k: evidence.REDACTED if _SECRET_KEY.search(k) else v for k, v in parameters.items()}
+
+
 def write(fingerprint: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(fingerprint, indent=2) + "\n")
+    path.write_text(evidence.redact(json.dumps(fingerprint, indent=2)) + "\n")
 
 
 def describe(fingerprint: dict[str, Any]) -> str:
