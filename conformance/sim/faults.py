@@ -75,6 +75,13 @@ CATALOG: tuple[Fault, ...] = (
     Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),
     Fault("readonly-data-mount", "node", ValueKind.SWITCH, "the pod's volume is mounted read-only"),
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
+    Fault(
+        "share-not-shared",
+        "node",
+        ValueKind.SWITCH,
+        "a file share is a local directory of each pod's node: the mount source is not the "
+        "PV's server:share, and pods on other nodes do not see the writes",
+    ),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
     Fault(

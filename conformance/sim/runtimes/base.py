@@ -9,10 +9,14 @@ Contract, for every implementation:
 - ``add_node`` runs once per node (the kubelet calls it for every Node object it
   serves) before anything is placed on it; the address and pod CIDR come from the
   Node object, so the runtime must use them.
-- ``provision`` creates the backing store of a dynamically provisioned PV;
+- ``provision`` creates the backing store of a dynamically provisioned PV and may
+  complete the PV's source, as a CSI driver's CreateVolume returns its volume context
+  (a share's ``server``);
   ``attach`` may also be given a static PV that was never provisioned, and then
   creates its backing store (the administrator's pre-existing disk).
-- ``start_pod`` receives only PVC-backed volumes, each already attached to the node;
+- ``start_pod`` receives only PVC-backed volumes, each already attached to the node
+  unless it needs no attaching (:func:`is_share`); Block volumes come with the
+  container's ``volumeDevices`` instead of mounts;
   volumes that need no attaching (hostPath) it takes from the pod's spec, as the
   kubelet's volume manager sets them up on the node.
 - Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`.
@@ -56,6 +60,14 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class VolumeDevice:
+    """Where one container gets a Block volume (spec.containers[].volumeDevices[])."""
+
+    container: str
+    path: str  # devicePath
+
+
+@dataclass(frozen=True)
 class PodVolume:
     """A PVC-backed volume of a pod, resolved to its PV."""
 
@@ -65,16 +77,34 @@ class PodVolume:
     mounts: tuple[VolumeMount, ...]
     read_only: bool  # spec.volumes[].persistentVolumeClaim.readOnly
     pv: Obj = field(default_factory=dict, compare=False, repr=False)
+    devices: tuple[VolumeDevice, ...] = ()
 
     @property
     def mount_paths(self) -> tuple[str, ...]:
         return tuple(mount.path for mount in self.mounts)
 
+    @property
+    def block(self) -> bool:
+        """The PV is a raw device (volumeMode Block), mapped rather than mounted."""
+        return volume_mode(self.pv) == "Block"
+
+
+def volume_mode(pv: Obj) -> str:
+    return str((pv.get("spec") or {}).get("volumeMode") or "Filesystem")
+
+
+def is_share(pv: Obj) -> bool:
+    """A network file share: its CSI volume context names a server and a share (as
+    csi-driver-nfs's does). Such a driver needs no attach; every node mounts it."""
+    attributes = ((pv.get("spec") or {}).get("csi") or {}).get("volumeAttributes") or {}
+    return "share" in attributes
+
 
 @dataclass(frozen=True)
 class PodStarted:
     pod_ip: str
-    container_ids: dict[str, str]  # container name (init containers too) -> "sim://<id>"
+    # container name (init containers too) -> "<runtime>://<id>", e.g. containerd://<64 hex>
+    container_ids: dict[str, str]
     note: str | None = None  # e.g. the image's command was replaced by a long sleep
 
 
@@ -147,5 +177,8 @@ __all__ = [
     "PodStarted",
     "PodVolume",
     "RuntimeFailure",
+    "VolumeDevice",
     "VolumeMount",
+    "is_share",
+    "volume_mode",
 ]

@@ -11,6 +11,13 @@ pods of a headless service come and go. ``hostPID``, ``hostNetwork``,
 ``hostPath`` volumes act as a kubelet and container runtime make them act; a
 HostExec pod (privileged, hostPID, the node's / at /rootfs) can thus enter the node
 with ``nsenter --mount=/rootfs/proc/1/ns/mnt``.
+
+Besides disks (xfs/ext4 on loop devices looking like SCSI disks) it serves two more
+kinds of volume: network file shares (:mod:`shares`: a storage server on the node
+bridge, sshfs-mounted on nodes, ReadWriteMany) and raw Block volumes (:mod:`block`:
+mapped, not mounted; a device node in the container). Containers are reported as
+containerd's (``containerd://<64 hex>``) and their processes live in a cgroup named by
+that ID (:mod:`cgroups`), as a tool without a shell in the image finds them on a node.
 """
 
 from __future__ import annotations
@@ -20,17 +27,36 @@ import contextlib
 import logging
 import os
 import random
+import secrets
 import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.sim.api.defaulting.core import pod_qos_class
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods
-from conformance.sim.kernel.model import NodeHost, run
-from conformance.sim.runtimes.base import ExecSession, PodStarted, PodVolume, RuntimeFailure
+from conformance.sim.kernel import (
+    block,
+    cgroups,
+    cleanup,
+    devices,
+    host,
+    hostpath,
+    pod_exec,
+    pods,
+    shares,
+)
+from conformance.sim.kernel.model import NodeCommandError, NodeHost, enter, run
+from conformance.sim.runtimes.base import (
+    ExecSession,
+    PodStarted,
+    PodVolume,
+    RuntimeFailure,
+    is_share,
+    volume_mode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +71,11 @@ SSH_USER = "root"
 class _Published:
     node: str
     pv: str
-    path: str
+    path: str  # the kubelet's path of the pod's volume (a Block volume: its device map path)
     csi: bool
     driver: str
     volume_handle: str
+    kind: str = "disk"  # "disk" (staged, mounted), "share" (mounted) or "block" (mapped)
 
 
 def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
@@ -122,6 +149,14 @@ def _size(pv: Obj) -> int:
     return parse_quantity(str(storage))
 
 
+def _remove_pod_dir(node: NodeHost, uid: str) -> None:
+    """The kubelet's clean-up of an orphaned pod directory: once its volumes are unmounted,
+    the empty directories under ``<root>/pods/<uid>`` go (a mount point stays: busy)."""
+    directory = f"{pods.KUBELET_PODS}/{uid}"
+    script = 'if [ -d "$1" ]; then find "$1" -xdev -depth -type d -empty -delete; fi 2>/dev/null'
+    run([*enter(node.pid, net=False), "sh", "-c", f"{script}; :", "sh", directory], check=False)
+
+
 class _CorruptingSession:
     """Fault corrupt-writes: an exec session after which its writes are corrupted at rest.
 
@@ -179,7 +214,9 @@ class _CorruptingSession:
 
 
 class KernelRuntime:
-    runtime_version = "sim-kernel://0.1.0"
+    # containerd's shape: nodeInfo and the containerIDs carry its name, and containers'
+    # cgroups are named as its CRI plugin names them (see cgroups.py)
+    runtime_version = "containerd://1.7.24-cfsim"
 
     def __init__(self, state_dir: Path, faults: ActiveFaults, *, seed: int = 0) -> None:
         self.state_dir = state_dir.resolve()
@@ -196,6 +233,8 @@ class KernelRuntime:
         self.published: dict[str, list[_Published]] = {}  # pod uid -> its mounts
         self._public_key = ""
         self._ssh_drop: asyncio.Task[None] | None = None
+        self._share_server_start: asyncio.Task[shares.ShareServer] | None = None
+        self.cgroup_root = cgroups.cgroup2_root()  # None: containers get no cgroup
 
     # --- paths handed to clients --------------------------------------------------
 
@@ -265,7 +304,20 @@ class KernelRuntime:
 
     async def provision(self, pv: Obj, storage_class: Obj) -> None:
         name = pv["metadata"]["name"]
+        if is_share(pv):  # CreateVolume of a share: its directory, and where it is served
+            server = await self._share_server()
+            share = pv["spec"]["csi"]["volumeAttributes"]["share"]
+            if share != shares.export_path(name):
+                raise RuntimeFailure(f"share {share} is not served here")
+            await asyncio.to_thread(shares.create_export, server, name)
+            pv["spec"]["csi"]["volumeAttributes"]["server"] = server.address
+            return
         if name in self.volumes:
+            return
+        if volume_mode(pv) == "Block":  # raw: nothing formats a Block volume
+            self.volumes[name] = await asyncio.to_thread(
+                block.create_raw_volume, self.volumes_dir, name, _size(pv)
+            )
             return
         self.volumes[name] = await asyncio.to_thread(
             devices.create_volume,
@@ -281,6 +333,10 @@ class KernelRuntime:
         volume = self.volumes.get(name)
         if volume is None:
             volume = await asyncio.to_thread(devices.load_volume, self.volumes_dir, name)
+        if volume is None and volume_mode(pv) == "Block":  # a static raw disk
+            volume = await asyncio.to_thread(
+                block.create_raw_volume, self.volumes_dir, name, _size(pv)
+            )
         if volume is None:  # a static PV: the administrator's disk, made on first attach
             volume = await asyncio.to_thread(
                 devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
@@ -288,8 +344,31 @@ class KernelRuntime:
         self.volumes[name] = volume
         return volume
 
+    async def _share_server(self) -> shares.ShareServer:
+        """The storage server of this simulator's shares, started on first use."""
+        if self._share_server_start is None or (
+            self._share_server_start.done()
+            and (self._share_server_start.cancelled() or self._share_server_start.exception())
+        ):
+            if self.network is None:
+                raise RuntimeFailure("the node network is not prepared")
+            self._share_server_start = asyncio.create_task(
+                asyncio.to_thread(shares.start_server, self.network, self.state_dir / "shares")
+            )
+        try:
+            return await asyncio.shield(self._share_server_start)
+        except (OSError, RuntimeError) as exc:
+            raise RuntimeFailure(f"the share server did not start: {exc}") from exc
+
     async def delete_volume(self, pv: Obj) -> None:
         name = pv["metadata"]["name"]
+        if is_share(pv):
+            server = await self._share_server()
+            try:
+                await asyncio.to_thread(shares.delete_export, server, name)
+            except NodeCommandError as exc:
+                raise RuntimeFailure(str(exc)) from exc
+            return
         volume = self.volumes.pop(name, None) or await asyncio.to_thread(
             devices.load_volume, self.volumes_dir, name
         )
@@ -301,12 +380,15 @@ class KernelRuntime:
 
     async def attach(self, node: str, pv: Obj) -> None:
         name = pv["metadata"]["name"]
-        if (node, name) in self.attached:
+        if (node, name) in self.attached or is_share(pv):  # a share is mounted, not attached
             return
         host_node = await self._node(node)
         volume = await self._volume(pv)
         if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
-            volume = await asyncio.to_thread(devices.wipe, volume)
+            if volume_mode(pv) == "Block":
+                await asyncio.to_thread(block.zero, volume)
+            else:
+                volume = await asyncio.to_thread(devices.wipe, volume)
             self.volumes[name] = volume
         _, _, _, attributes = _pv_source(pv)
         identity = devices.ScsiIdentity(
@@ -342,40 +424,138 @@ class KernelRuntime:
         host_paths, binds = _host_paths(spec, container)
         await hostpath.set_up(host_node, host_paths)  # the volume manager's SetUp, first
         mounts: list[_Published] = []
-        for volume in volumes:
-            attachment = self.attached.get((node, volume.pv_name))
-            if attachment is None:
-                raise RuntimeFailure(f"volume {volume.pv_name} is not attached to {node}")
-            plugin_dir, driver, handle, _ = _pv_source(volume.pv)
+        self.published[m["uid"]] = mounts  # as they are made: a failure undoes them all
+        block_devices: list[pods.DeviceNode] = []
+        cgroup = ""
+        try:
+            for volume in volumes:
+                published = await self._set_up_volume(host_node, m["uid"], volume)
+                mounts.append(published)
+                if published.kind == "block":
+                    attachment = self.attached[(node, volume.pv_name)]
+                    block_devices += [
+                        pods.DeviceNode(device.path, attachment.major, attachment.minor)
+                        for device in volume.devices
+                        if device.container == container.get("name")
+                    ]
+                    continue
+                if self.faults.on("missing-data-mount"):
+                    continue
+                for mount in volume.mounts:
+                    if mount.container != container.get("name"):
+                        continue
+                    read_only = (
+                        mount.read_only or volume.read_only or self.faults.on("readonly-data-mount")
+                    )
+                    binds.append(pods.VolumeBind(published.path, mount.path, read_only))
+            container_id = secrets.token_hex(32)
+            cgroup = await asyncio.to_thread(self._container_cgroup, host_node, pod, container_id)
+            pod_spec = self._pod_spec(host_node, pod, container, binds, block_devices, cgroup)
+            running = await pods.start_pod(host_node, pod_spec)
+        except (RuntimeFailure, ValueError, OSError, NodeCommandError) as exc:
+            if cgroup:
+                await asyncio.to_thread(cgroups.remove_pod, Path(cgroup))
+            await self._unpublish(m["uid"], stale=False)
+            if isinstance(exc, RuntimeFailure):
+                raise
+            raise RuntimeFailure(str(exc)) from exc  # reported as the runtime's failure
+        self.pods[m["uid"]] = running
+        self._refresh_peers(m["namespace"], spec.get("subdomain") or "")
+        return PodStarted(
+            pod_ip=host_node.address,
+            container_ids={pod_spec.container: f"containerd://{container_id}"},
+            note=running.note,
+        )
+
+    async def _set_up_volume(self, node: NodeHost, pod_uid: str, volume: PodVolume) -> _Published:
+        """The volume manager's set-up of one claim for a pod: a share is mounted, a Block
+        volume mapped, a disk staged and mounted (the last two already attached)."""
+        plugin_dir, driver, handle, attributes = _pv_source(volume.pv)
+        if is_share(volume.pv):
+            server = await self._share_server()
+            try:
+                path = await asyncio.to_thread(
+                    shares.publish,
+                    node,
+                    server,
+                    share=attributes.get("share", ""),
+                    layout=devices.KubeletLayout(
+                        pod_uid, volume.pv_name, plugin_dir, driver, handle
+                    ),
+                    read_only=volume.read_only,
+                    local_only=self.faults.on("share-not-shared"),
+                )
+            except shares.ShareError as exc:
+                raise RuntimeFailure(
+                    f'MountVolume.SetUp failed for volume "{volume.pv_name}" : {exc}',
+                    reason="FailedMount",
+                ) from exc
+            return _Published(node.name, volume.pv_name, path, True, driver, handle, "share")
+        attachment = self.attached.get((node.name, volume.pv_name))
+        if attachment is None:
+            raise RuntimeFailure(f"volume {volume.pv_name} is not attached to {node.name}")
+        if volume.block:
+            if plugin_dir != CSI_PLUGIN_DIR:
+                raise RuntimeFailure(
+                    f'MapVolume.SetUpDevice failed for volume "{volume.pv_name}" : the '
+                    f"{plugin_dir} volume plugin does not support block volumes",
+                    reason="FailedMapVolume",
+                )
             path = await asyncio.to_thread(
-                devices.publish,
-                host_node,
+                block.map_device,
+                node,
                 attachment,
-                pod_uid=m["uid"],
-                pv_name=volume.pv_name,
-                plugin_dir=plugin_dir,
+                block.BlockLayout(pod_uid, volume.pv_name),
                 driver=driver,
                 volume_handle=handle,
-                fs_type=None,
-                read_only=volume.read_only,
-                node_name=node,
             )
-            mounts.append(
-                _Published(node, volume.pv_name, path, plugin_dir == CSI_PLUGIN_DIR, driver, handle)
-            )
-            if self.faults.on("missing-data-mount"):
-                continue
-            for mount in volume.mounts:
-                if mount.container != container.get("name"):
-                    continue
-                read_only = (
-                    mount.read_only or volume.read_only or self.faults.on("readonly-data-mount")
-                )
-                binds.append(pods.VolumeBind(path, mount.path, read_only))
-        self.published[m["uid"]] = mounts
+            return _Published(node.name, volume.pv_name, path, True, driver, handle, "block")
+        path = await asyncio.to_thread(
+            devices.publish,
+            node,
+            attachment,
+            pod_uid=pod_uid,
+            pv_name=volume.pv_name,
+            plugin_dir=plugin_dir,
+            driver=driver,
+            volume_handle=handle,
+            fs_type=None,
+            read_only=volume.read_only,
+            node_name=node.name,
+        )
+        return _Published(
+            node.name, volume.pv_name, path, plugin_dir == CSI_PLUGIN_DIR, driver, handle
+        )
+
+    def _container_cgroup(self, node: NodeHost, pod: Obj, container_id: str) -> str:
+        """Make the container's cgroup, as the systemd cgroup driver names it ("": none)."""
+        if self.cgroup_root is None:
+            return ""
+        node_dir = cgroups.node_dir(
+            self.cgroup_root, host.netns_name(host.subnet_of(node), node.name)
+        )
+        qos = pod_qos_class(pod.get("spec") or {})
+        path = cgroups.container_dir(node_dir, pod["metadata"]["uid"], qos, container_id)
+        try:
+            return str(cgroups.create(path))
+        except OSError as exc:  # the container runs, unfindable by its ID (as said in the log)
+            log.warning("no cgroup for container %s: %s", container_id, exc)
+            return ""
+
+    def _pod_spec(
+        self,
+        node: NodeHost,
+        pod: Obj,
+        container: Obj,
+        binds: list[pods.VolumeBind],
+        block_devices: list[pods.DeviceNode],
+        cgroup: str,
+    ) -> pods.PodSpec:
+        m = pod["metadata"]
+        spec = pod.get("spec") or {}
         dns = not self.faults.on("dns-missing")
         host_network = bool(spec.get("hostNetwork"))
-        pod_spec = pods.PodSpec(
+        return pods.PodSpec(
             namespace=m["namespace"],
             name=m["name"],
             uid=m["uid"],
@@ -386,27 +566,17 @@ class KernelRuntime:
                 for e in container.get("env") or []
                 if "value" in e
             ),
-            hostname=node if host_network else spec.get("hostname") or "",
+            hostname=node.name if host_network else spec.get("hostname") or "",
             subdomain=(spec.get("subdomain") or "") if dns else "",
-            pod_ip=host_node.address,
+            pod_ip=node.address,
             peers=tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else (),
             volumes=tuple(binds),
             working_dir=container.get("workingDir") or "",
             host_pid=bool(spec.get("hostPID")),
             host_network=host_network,
             privileged=bool((container.get("securityContext") or {}).get("privileged")),
-        )
-        try:
-            running = await pods.start_pod(host_node, pod_spec)
-        except RuntimeFailure:
-            await self._unpublish(m["uid"], stale=False)
-            raise
-        self.pods[m["uid"]] = running
-        self._refresh_peers(m["namespace"], spec.get("subdomain") or "")
-        return PodStarted(
-            pod_ip=host_node.address,
-            container_ids={pod_spec.container: f"sim://{m['uid'].replace('-', '')[:24]}"},
-            note=running.note,
+            devices=tuple(block_devices),
+            cgroup=cgroup,
         )
 
     def _peers(self, namespace: str, subdomain: str) -> list[pods.HostEntry]:
@@ -436,16 +606,29 @@ class KernelRuntime:
             # namespaces held open with the volume mounted in them
             await pods.stop_pod(running, grace_seconds)
             self.pods.pop(uid, None)
+            if running.spec.cgroup:  # empty now: the runtime removes the container's cgroup
+                await asyncio.to_thread(cgroups.remove_pod, Path(running.spec.cgroup))
             self._refresh_peers(running.spec.namespace, running.spec.subdomain)
-        await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
+        stale = self.faults.on("stale-kubelet-mount")
+        await self._unpublish(uid, stale=stale)
+        host_node = self.nodes.get(node)
+        if host_node is not None and not stale:
+            await asyncio.to_thread(_remove_pod_dir, host_node, uid)
 
     async def _unpublish(self, uid: str, *, stale: bool) -> None:
         for mount in self.published.pop(uid, []):
             node = self.nodes.get(mount.node)
             if node is None:
                 continue
+            if mount.kind == "block":
+                if not stale:
+                    layout = block.BlockLayout(uid, mount.pv)
+                    last = not self._still_published(mount)
+                    await asyncio.to_thread(block.unmap_device, node, layout, last=last)
+                continue
             await asyncio.to_thread(devices.unpublish, node, mount.path, stale=stale)
-            if mount.csi and not stale and not self._still_published(mount):
+            staged = mount.kind == "disk" and mount.csi  # shares are mounted without staging
+            if staged and not stale and not self._still_published(mount):
                 await asyncio.to_thread(
                     devices.unstage, node, driver=mount.driver, volume_handle=mount.volume_handle
                 )
@@ -539,7 +722,15 @@ class KernelRuntime:
         for node, outcome in zip(list(self.nodes.values()), stopped, strict=True):
             if isinstance(outcome, BaseException):
                 log.error("stopping node %s: %s", node.name, outcome)
+        if self.cgroup_root is not None:  # the nodes' processes are gone: their cgroups can go
+            for node in self.nodes.values():
+                node_dir = cgroups.node_dir(
+                    self.cgroup_root, host.netns_name(host.subnet_of(node), node.name)
+                )
+                for failure in await asyncio.to_thread(cgroups.remove_tree, node_dir):
+                    log.error("removing cgroup %s", failure)
         self.nodes.clear()
+        await self._stop_share_server()  # after the nodes, whose mounts it served
         self.attached.clear()
         for volume in list(self.volumes.values()):
             try:
@@ -547,11 +738,26 @@ class KernelRuntime:
             except Exception as exc:
                 log.error("deleting volume %s: %s", volume.pv_name, exc)
         self.volumes.clear()
-        for loop, _ in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
-            run(["losetup", "-d", loop], check=False)
+        for directory in (self.volumes_dir, self.state_dir / "shares"):
+            for loop, _ in await asyncio.to_thread(devices.find_loops, directory):
+                run(["losetup", "-d", loop], check=False)
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
         with contextlib.suppress(OSError):
             cleanup.unmark_state_dir(self.state_dir)
         shutil.rmtree(self.volumes_dir, ignore_errors=True)
         shutil.rmtree(self.state_dir / "nodes", ignore_errors=True)
+        shutil.rmtree(self.state_dir / "shares", ignore_errors=True)
+
+    async def _stop_share_server(self) -> None:
+        task, self._share_server_start = self._share_server_start, None
+        if task is None:
+            return
+        try:
+            server = await task  # a start under way finishes (it runs in a thread)
+        except (OSError, RuntimeError, asyncio.CancelledError):
+            return  # it cleaned up after itself
+        try:
+            await asyncio.to_thread(shares.stop_server, server)
+        except Exception as exc:
+            log.error("stopping the share server: %s", exc)
