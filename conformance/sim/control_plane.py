@@ -43,6 +43,9 @@ from conformance.sim.runtimes.memory import InMemoryRuntime
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 3.0  # seconds for open requests when the API server stops
+# kube-apiserver's limit on a request's line and headers (Go's http.Server MaxHeaderBytes,
+# 1 MiB): an exec's command travels in the query string (a raw payload is tens of KiB)
+MAX_REQUEST_HEAD = 1 << 20
 STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
 INVENTORY_FILE = "inventory.yaml"
@@ -146,6 +149,8 @@ class SimCluster:
             access_log=None,
             handler_cancellation=True,
             shutdown_timeout=SHUTDOWN_GRACE,
+            max_line_size=MAX_REQUEST_HEAD,
+            max_field_size=MAX_REQUEST_HEAD,
         )
         await self._runner.setup()
         site = web.TCPSite(

@@ -82,6 +82,13 @@ CATALOG: tuple[Fault, ...] = (
         "the node cannot mount volumes (a driver whose NodeStage fails): pods stay "
         "ContainerCreating with FailedMount events",
     ),
+    Fault(
+        "share-not-shared",
+        "node",
+        ValueKind.SWITCH,
+        "a file share is a local directory of each pod's node: the mount source is not the "
+        "PV's server:share, and pods on other nodes do not see the writes",
+    ),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
     Fault(

@@ -111,6 +111,9 @@ REQUIRED_TOOLS = {
     "nsenter": "util-linux",
     "unshare": "util-linux",
     "ip": "iproute2",
+    "blkdiscard": "util-linux",  # zeroes a raw Block volume (fault data-loss-on-reattach)
+    "sshfs": "sshfs",  # nodes mount file shares from the share server
+    "fusermount3": "fuse3",
 }
 
 

@@ -743,6 +743,124 @@ def test_pod_validation(obj: Obj, expected: list[tuple[str, str]]) -> None:
     assert pairs(validate(POD, obj, None)) == expected
 
 
+def _block_pod(*devices: Obj, mounts: list[Obj] | None = None) -> Obj:
+    container: Obj = {"name": "db", "image": "x", "volumeDevices": list(devices)}
+    if mounts is not None:
+        container["volumeMounts"] = mounts
+    return _pod(
+        {
+            "containers": [container],
+            "volumes": [
+                {"name": "raw", "persistentVolumeClaim": {"claimName": "raw-web-0"}},
+                {"name": "scratch", "emptyDir": {}},
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (_block_pod({"name": "raw", "devicePath": "/dev/xvda"}), []),
+        (
+            _block_pod({"name": "gone", "devicePath": "/dev/xvda"}),
+            [("spec.containers[0].volumeDevices[0].name", 'Not found: "gone"')],
+        ),
+        (
+            _block_pod({"name": "scratch", "devicePath": "/dev/xvda"}),
+            [
+                (
+                    "spec.containers[0].volumeDevices[0].name",
+                    'Invalid value: "scratch": can only use volume source type of '
+                    "PersistentVolumeClaim or Ephemeral for block mode",
+                )
+            ],
+        ),
+        (
+            _block_pod({"name": "raw"}),
+            [("spec.containers[0].volumeDevices[0].devicePath", "Required value")],
+        ),
+        (
+            _block_pod({"name": "raw", "devicePath": "/dev/../xvda"}),
+            [
+                (
+                    "spec.containers[0].volumeDevices[0].devicePath",
+                    "Invalid value: \"/dev/../xvda\": can not contain backsteps ('..')",
+                )
+            ],
+        ),
+        (
+            _block_pod(
+                {"name": "raw", "devicePath": "/dev/xvda"},
+                {"name": "raw", "devicePath": "/dev/xvda"},
+            ),
+            [
+                (
+                    "spec.containers[0].volumeDevices[1].name",
+                    'Invalid value: "raw": must be unique',
+                ),
+                (
+                    "spec.containers[0].volumeDevices[1].devicePath",
+                    'Invalid value: "/dev/xvda": must be unique',
+                ),
+            ],
+        ),
+        (
+            _block_pod(
+                {"name": "raw", "devicePath": "/data"},
+                mounts=[{"name": "raw", "mountPath": "/data"}],
+            ),
+            [
+                (
+                    "spec.containers[0].volumeMounts[0].name",
+                    'Invalid value: "raw": must not already exist in volumeDevices',
+                ),
+                (
+                    "spec.containers[0].volumeMounts[0].mountPath",
+                    'Invalid value: "/data": must not already exist as a path in volumeDevices',
+                ),
+                (
+                    "spec.containers[0].volumeDevices[0].name",
+                    'Invalid value: "raw": must not already exist in volumeMounts',
+                ),
+                (
+                    "spec.containers[0].volumeDevices[0].devicePath",
+                    'Invalid value: "/data": must not already exist as a path in volumeMounts',
+                ),
+            ],
+        ),
+    ],
+    ids=["valid", "no-volume", "not-a-claim", "no-path", "backsteps", "twice", "also-mounted"],
+)
+def test_volume_devices_validation(obj: Obj, expected: list[tuple[str, str]]) -> None:
+    """ValidateVolumeDevices: a claim's volume, once, at a clean path, never also mounted."""
+    apply_defaults(POD, obj)
+    assert pairs(validate(POD, obj, None)) == expected
+
+
+def test_volume_mode_defaults_to_filesystem_and_keeps_block() -> None:
+    claim = defaulted(PVC, PVC_OBJ)
+    assert claim["spec"]["volumeMode"] == "Filesystem"
+    block = copy.deepcopy(PVC_OBJ)
+    block["spec"]["volumeMode"] = "Block"
+    assert defaulted(PVC, block)["spec"]["volumeMode"] == "Block"
+    assert validate(PVC, defaulted(PVC, block), None) == []
+    odd = copy.deepcopy(PVC_OBJ)
+    odd["spec"]["volumeMode"] = "Raw"
+    assert pairs(validate(PVC, defaulted(PVC, odd), None)) == [
+        ("spec.volumeMode", 'Unsupported value: "Raw": supported values: "Block", "Filesystem"')
+    ]
+    template = _sts()
+    template["spec"]["volumeClaimTemplates"] = [
+        {"metadata": {"name": "raw"}, "spec": {**PVC_OBJ["spec"], "volumeMode": "Block"}},
+        {"metadata": {"name": "data"}, "spec": dict(PVC_OBJ["spec"])},
+    ]
+    modes = [
+        c["spec"]["volumeMode"] for c in defaulted(STS, template)["spec"]["volumeClaimTemplates"]
+    ]
+    assert modes == ["Block", "Filesystem"]
+
+
 def test_pod_name_is_a_subdomain() -> None:
     obj = defaulted(POD, POD_OBJ)
     obj["metadata"]["name"] = "web_0"

@@ -359,6 +359,46 @@ def test_multi_attach_waits_for_the_other_node_to_let_go() -> None:
     run(main())
 
 
+def test_a_share_is_mounted_on_two_nodes_without_attaching() -> None:
+    """A share's driver needs no attach: no VolumeAttachment events, no Multi-Attach wait."""
+
+    async def main() -> None:
+        async with Sim(nodes=2, controllers=ALL) as sim:
+            parameters = {"csi.storage.k8s.io/fstype": "fuse.sshfs"}
+            sim.store.create(
+                SC, storage_class("share", "sshfs.sim.conformance.io", parameters=parameters)
+            )
+            sim.store.create(PVC, claim("data", cls="share", accessModes=["ReadWriteMany"]))
+            sim.store.create(POD, _pod("first", "data", nodeName="node-1"))
+            sim.store.create(POD, _pod("second", "data", nodeName="node-2"))
+            await sim.wait_for(lambda: running(sim, "first", "second"))
+            for name in ("first", "second"):
+                reasons = [reason for reason, _ in sim.events(name)]
+                assert "SuccessfulAttachVolume" not in reasons
+                assert "FailedAttachVolume" not in reasons
+            assert sim.runtime.attachments == {}
+
+    run(main())
+
+
+def test_a_claim_mounted_against_its_volume_mode_is_a_failed_mount() -> None:
+    async def main() -> None:
+        async with Sim(nodes=1, controllers=ALL) as sim:
+            sim.store.create(SC, storage_class("disk"))
+            sim.store.create(PVC, claim("raw", cls="disk", volumeMode="Block"))
+            sim.store.create(POD, _pod("wrong", "raw"))
+            await sim.wait_for(
+                lambda: any(reason == "FailedMount" for reason, _ in sim.events("wrong"))
+            )
+            message = next(m for reason, m in sim.events("wrong") if reason == "FailedMount")
+            assert message.endswith(
+                "volume data has volumeMode Block, but is specified in volumeMounts"
+            )
+            assert sim.phase(POD, "wrong") == "Pending"
+
+    run(main())
+
+
 def test_exec_on_the_in_memory_runtime_is_an_honest_126() -> None:
     async def main() -> None:
         runtime = InMemoryRuntime()

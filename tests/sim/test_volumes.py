@@ -289,6 +289,51 @@ def test_flex_style_class_gives_a_flexvolume_pv() -> None:
     run(main())
 
 
+def test_a_share_class_gives_a_csi_share_and_refuses_block_claims() -> None:
+    """As csi-driver-nfs: no fsType, the share (and its server) in the volume context."""
+
+    async def main() -> None:
+        async with Sim() as sim:
+            parameters = {"csi.storage.k8s.io/fstype": "fuse.sshfs"}
+            sim.store.create(
+                SC, storage_class("share", "sshfs.sim.conformance.io", parameters=parameters)
+            )
+            rwx = claim("files", "1Gi", "share", accessModes=["ReadWriteMany"])
+            uid = sim.store.create(PVC, rwx)["metadata"]["uid"]
+            await sim.wait_for(lambda: sim.phase(PVC, "files") == "Bound", what="Bound")
+            pv = sim.get(PV, f"pvc-{uid}")
+            assert pv is not None
+            assert pv["spec"]["accessModes"] == ["ReadWriteMany"]
+            assert pv["spec"]["csi"] == {
+                "driver": "sshfs.sim.conformance.io",
+                "volumeHandle": f"sim-{uid}",
+                "volumeAttributes": {"share": f"/exports/pvc-{uid}", "server": "10.251.0.250"},
+            }
+            sim.store.create(PVC, claim("raw", "1Gi", "share", volumeMode="Block"))
+            await sim.wait_for(
+                lambda: any(reason == "ProvisioningFailed" for reason, _ in sim.events("raw")),
+                what="ProvisioningFailed",
+            )
+            assert sim.phase(PVC, "raw") == "Pending"
+
+    run(main())
+
+
+def test_a_block_claim_gets_a_block_volume_of_a_disk_class() -> None:
+    async def main() -> None:
+        async with Sim() as sim:
+            sim.store.create(SC, storage_class("disk", parameters={"fsType": "ext4"}))
+            uid = sim.store.create(PVC, claim("raw", "1Gi", "disk", volumeMode="Block"))[
+                "metadata"
+            ]["uid"]
+            await sim.wait_for(lambda: sim.phase(PVC, "raw") == "Bound", what="Bound")
+            pv = sim.get(PV, f"pvc-{uid}")
+            assert pv is not None
+            assert pv["spec"]["volumeMode"] == "Block"
+
+    run(main())
+
+
 def test_wait_for_first_consumer_provisions_after_a_node_is_selected() -> None:
     async def main() -> None:
         async with Sim() as sim:

@@ -47,7 +47,10 @@ from conformance.sim.runtimes.base import (
     PodStarted,
     PodVolume,
     RuntimeFailure,
+    VolumeDevice,
     VolumeMount,
+    is_share,
+    volume_mode,
 )
 
 log = logging.getLogger(__name__)
@@ -329,6 +332,26 @@ def _order_conditions(status: dict[str, Any]) -> None:
     )
 
 
+def _check_volume_mode(volume: PodVolume) -> None:
+    """The volume manager's check that containers use a claim as its volumeMode says
+    (desired_state_of_world_populator.go); the pod's volumes are never set up otherwise."""
+    mode = volume_mode(volume.pv)
+    misuse = (
+        "volumeMounts"
+        if volume.mounts and mode != "Filesystem"
+        else "volumeDevices"
+        if volume.devices and mode != "Block"
+        else ""
+    )
+    if misuse:
+        raise RuntimeFailure(
+            f"Unable to attach or mount volumes: unmounted volumes=[{volume.name}], "
+            f"failed to process volumes=[{volume.name}]: volume {volume.name} has volumeMode "
+            f"{mode}, but is specified in {misuse}",
+            reason="FailedMount",
+        )
+
+
 @dataclass
 class _PodRecord:
     """What the kubelet did for one pod (by uid) on its node."""
@@ -549,7 +572,11 @@ class Kubelet(Controller):
         rec = self._records.setdefault(key, _PodRecord(m["uid"], node_name, pod))
         if not (pod.get("status") or {}).get("containerStatuses"):
             self._write_status(pod, self._pending_status(pod, node))
-        volumes = self._resolve_volumes(pod)
+        try:
+            volumes = self._resolve_volumes(pod)
+        except RuntimeFailure as exc:  # a claim used against its volumeMode
+            self._event(pod, exc.reason, str(exc), "Warning")
+            raise
         if volumes is None:
             self._waiting.add(key)
             return
@@ -776,20 +803,29 @@ class Kubelet(Controller):
                 for mount in container.get("volumeMounts") or []
                 if mount.get("name") == volume.get("name")
             )
-            volumes.append(
-                PodVolume(
-                    volume["name"],
-                    claim_name,
-                    pv["metadata"]["name"],
-                    mounts,
-                    bool(source.get("readOnly")),
-                    pv,
-                )
+            devices = tuple(
+                VolumeDevice(container["name"], device.get("devicePath", ""))
+                for container in containers
+                for device in container.get("volumeDevices") or []
+                if device.get("name") == volume.get("name")
             )
+            resolved = PodVolume(
+                volume["name"],
+                claim_name,
+                pv["metadata"]["name"],
+                mounts,
+                bool(source.get("readOnly")),
+                pv,
+                devices,
+            )
+            _check_volume_mode(resolved)
+            volumes.append(resolved)
         return volumes
 
     async def _attach(self, key: QueueKey, pod: Obj, node: str, pv: Obj) -> bool:
         """Attach a PV to the node; False while another node holds it exclusively."""
+        if is_share(pv):  # a CSIDriver with attachRequired false: the kubelet just mounts
+            return True
         async with self._attaching.setdefault(pv["metadata"]["name"], asyncio.Lock()):
             return await self._attach_serialized(key, pod, node, pv)
 

@@ -58,6 +58,8 @@ SIM_PROVISIONER_SUFFIX = "sim.conformance.io"
 SIM_FLEX_PROVISIONER = "sim.conformance.io/flex"
 CSI_PLUGIN_DIR = "kubernetes.io~csi"
 DEFAULT_FS_TYPE = "ext4"
+SHARE_FS_TYPES = ("fuse.sshfs",)  # classes of these provision file shares (ReadWriteMany)
+SHARE_EXPORTS = "/exports"  # where the simulator's share server keeps each volume
 
 BINDER = "persistentvolume-controller"
 
@@ -789,8 +791,11 @@ class Provisioner(Controller):
         ):
             return
         try:
+            mode = (current.get("spec") or {}).get("volumeMode")
+            if share_class(storage_class) and mode == "Block":  # a share has no raw device
+                raise ValueError("Block volume capability not supported")
             pv = build_volume(current, storage_class)
-        except ValueError as exc:  # the class asks for a stack the nodes cannot show
+        except ValueError as exc:  # the class asks for what its driver or the nodes cannot do
             record(
                 self.store,
                 current,
@@ -887,8 +892,22 @@ def _half(size: Any) -> str:
     return str(half)
 
 
+def _class_fs_type(storage_class: Obj) -> str:
+    parameters = storage_class.get("parameters") or {}
+    return str(
+        parameters.get("fsType") or parameters.get("csi.storage.k8s.io/fstype") or DEFAULT_FS_TYPE
+    )
+
+
+def share_class(storage_class: Obj) -> bool:
+    """Whether a class provisions network file shares (its fs type is a share's)."""
+    return _class_fs_type(storage_class) in SHARE_FS_TYPES
+
+
 def build_volume(claim: Obj, storage_class: Obj) -> Obj:
-    """The PV an external provisioner creates for a claim of a class (CSI or flex style).
+    """The PV an external provisioner creates for a claim of a class (CSI or flex style;
+    a share class's PVs are CSI volumes with the share's path in their volume context,
+    the runtime adding its server when it creates the share).
 
     Raises ValueError when the class's parameters ask for a device stack the simulated
     nodes cannot show (see :class:`Provisioner`).
@@ -900,9 +919,7 @@ def build_volume(claim: Obj, storage_class: Obj) -> Obj:
         str(k): str(v) for k, v in (storage_class.get("parameters") or {}).items()
     }
     name = f"pvc-{m['uid']}"
-    fs_type = (
-        parameters.get("fsType") or parameters.get("csi.storage.k8s.io/fstype") or DEFAULT_FS_TYPE
-    )
+    fs_type = _class_fs_type(storage_class)
     plugin_dir = parameters.get("pluginDir", "")
     stack = StackParameters.parse(parameters)
     attributes = {key: parameters[key] for key in STACK_PARAMETERS if key in parameters}
@@ -925,7 +942,13 @@ def build_volume(claim: Obj, storage_class: Obj) -> Obj:
     if storage_class.get("mountOptions"):
         pv_spec["mountOptions"] = list(storage_class["mountOptions"])
     flex = (plugin_dir and plugin_dir != CSI_PLUGIN_DIR) or provisioner == SIM_FLEX_PROVISIONER
-    if flex:
+    if fs_type in SHARE_FS_TYPES:  # as csi-driver-nfs: no fsType, the share in the context
+        pv_spec["csi"] = {
+            "driver": provisioner,
+            "volumeHandle": f"sim-{m['uid']}",
+            "volumeAttributes": {"share": f"{SHARE_EXPORTS}/{name}"},
+        }
+    elif flex:
         plugin_dir = plugin_dir or SIM_FLEX_PROVISIONER.replace("/", "~")
         vendor, _, driver = plugin_dir.partition("~")
         pv_spec["flexVolume"] = {
@@ -966,6 +989,7 @@ __all__ = [
     "pvc_protection",
     "quantity",
     "serves",
+    "share_class",
     "storage_protection",
     "volume_fits_node",
 ]

@@ -5,7 +5,9 @@ Only objects named or marked by the simulator are ever touched:
 - processes: node agents (argv tag ``cfsim-agent``), everything in a ``cfsim-*`` network
   namespace, in a mount namespace whose mounts include a ``cfsim-<k>-<node>`` tmpfs
   (a node's root), and their descendants (pods, exec'd commands, ssh sessions);
-- network namespaces ``cfsim-<k>-<node>`` and links ``cfs<k>br`` / ``cfs<k>n<i>``;
+- network namespaces ``cfsim-<k>-<node>`` and links ``cfs<k>br`` / ``cfs<k>n<i>``
+  (the share server of :mod:`shares` is a node in this respect);
+- cgroups ``<cgroup2>/cfsim-<k>-<node>`` holding the nodes' containers (:mod:`cgroups`);
 - loop devices whose backing file lies under a *simulator state directory* (one holding
   a :data:`STATE_MARKER` file, see :func:`mark_state_dir`), mounts of the host's mount
   namespace under such a directory, and node directories (holding an agent script)
@@ -41,6 +43,7 @@ from pathlib import Path
 
 from conformance.sim import lifecycle, ownership
 from conformance.sim.control_plane import STATE_FILE
+from conformance.sim.kernel import cgroups
 from conformance.sim.kernel.devices import detach_loop
 from conformance.sim.kernel.host import (
     AGENT_SCRIPT,
@@ -198,6 +201,7 @@ class Leftovers:
     mounts: list[LeftoverMount] = field(default_factory=list)
     node_dirs: list[str] = field(default_factory=list)
     node_records: list[str] = field(default_factory=list)  # /run/cfsim-nodes/<netns>
+    cgroups: list[str] = field(default_factory=list)  # <cgroup2>/cfsim-<k>-<node>
     skipped_live: list[str] = field(default_factory=list)  # a running simulator's objects
 
     @property
@@ -211,6 +215,7 @@ class Leftovers:
             or self.mounts
             or self.node_dirs
             or self.node_records
+            or self.cgroups
         )
 
     @property
@@ -239,6 +244,7 @@ class Leftovers:
         out += [f"mount {m.target} ({m.fstype} {m.source})" for m in self.mounts]
         out += [f"node directory {path}" for path in self.node_dirs]
         out += [f"node record {path}" for path in self.node_records]
+        out += [f"cgroup {path}" for path in self.cgroups]
         return out
 
 
@@ -574,6 +580,14 @@ def find_leftovers(
             if match and keep(int(match.group(1)), f"interface {name}", names=[name]):
                 found.interfaces.append(name)
 
+        root = cgroups.cgroup2_root()
+        for directory in cgroups.node_dirs(root) if root is not None else []:
+            match = cgroups.NODE_DIR_RE.match(directory.name)
+            assert match is not None
+            what = f"cgroup {directory}"
+            if keep(int(match.group(1)), what, names=[directory.name]):
+                found.cgroups.append(str(directory))
+
         for device, backing in _loop_devices():
             path = backing.removesuffix(" (deleted)")
             state = state_dir_of(Path(path).parent) if path else None
@@ -711,6 +725,12 @@ def clean(leftovers: Leftovers) -> CleanReport:
             report.errors.append(f"loop device {loop.device} still attached ({refused or 'busy'})")
         else:
             report.detached.append(loop.device)
+
+    for directory in leftovers.cgroups:  # empty once their processes are killed
+        failed = cgroups.remove_tree(Path(directory))
+        report.errors += [f"cgroup {failure}" for failure in failed]
+        if not failed:
+            report.removed_dirs.append(directory)
 
     # veths first (deleting one end removes its peer), then bridges.
     for name in sorted(leftovers.interfaces, key=lambda n: BRIDGE_RE.match(n) is not None):

@@ -20,6 +20,7 @@ import signal
 import struct
 import termios
 
+from conformance.sim.kernel import cgroups
 from conformance.sim.kernel.pods import (
     RunningPod,
     capabilities_argv,
@@ -229,6 +230,7 @@ async def exec_in_pod(
             f'container "{pod.spec.container}" of pod {pod.spec.name} is not running'
         )
     command = [
+        *cgroups.join_argv(pod.spec.cgroup),  # as runc exec: in the container's cgroup
         "nsenter",
         "-t",
         str(pod.pid),

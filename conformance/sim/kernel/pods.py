@@ -57,7 +57,9 @@ is how leftovers of a crashed simulator can be found and removed.
 Stopping: the kernel ends a PID namespace with its init, so a pod of its own is gone
 once PID 1 is. A hostPID pod's processes stay in the node's namespace, where a real
 runtime finds them by the container's cgroup and kills them all once the init exits.
-The simulator has no cgroups of its own; it finds them by what marks them instead (see
+The simulator does not rely on cgroups for this (a container's cgroup, see
+:mod:`cgroups`, exists only where the host has a writable cgroup v2); it finds them by
+what marks them instead (see
 :func:`pod_pids`): the pod's mount namespace, and the sessions (``setsid``) of the
 pod's start and of each exec, which also hold processes that left the pod's mount
 namespace (a HostExec ``nsenter --mount=/rootfs/proc/1/ns/mnt``). Orphans in the
@@ -81,6 +83,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from conformance.sim.kernel import cgroups
 from conformance.sim.kernel.model import NodeHost, child_pids, enter
 from conformance.sim.runtimes.base import (
     FAILED_CONTAINER,
@@ -125,6 +128,14 @@ class VolumeBind(NamedTuple):
     read_only: bool = False
 
 
+class DeviceNode(NamedTuple):
+    """A block volume of the container (volumeDevices): a device node the runtime makes."""
+
+    path: str  # the volumeDevice's devicePath inside the container
+    major: int
+    minor: int
+
+
 class HostEntry(NamedTuple):
     """A peer pod of the headless service, written to /etc/hosts."""
 
@@ -150,6 +161,8 @@ class PodSpec:
     host_pid: bool = False  # spec.hostPID: the node's PID namespace
     host_network: bool = False  # spec.hostNetwork: also the node's UTS namespace
     privileged: bool = False  # securityContext.privileged: all capabilities, node /dev
+    devices: tuple[DeviceNode, ...] = ()  # block volumes: device nodes in the container
+    cgroup: str = ""  # host path of the container's cgroup ("": none, see cgroups.py)
 
     def __post_init__(self) -> None:
         # Accept lists and plain tuples from callers; store hashable tuples.
@@ -157,6 +170,7 @@ class PodSpec:
         object.__setattr__(self, "env", tuple((str(k), str(v)) for k, v in self.env))
         object.__setattr__(self, "peers", tuple(HostEntry(*p) for p in self.peers))
         object.__setattr__(self, "volumes", tuple(VolumeBind(*v) for v in self.volumes))
+        object.__setattr__(self, "devices", tuple(DeviceNode(*d) for d in self.devices))
         for what, value in (("namespace", self.namespace), ("name", self.name)):
             if not value or "/" in value or value in (".", ".."):
                 raise ValueError(f"bad pod {what} {value!r}")
@@ -173,6 +187,12 @@ class PodSpec:
             _container_path(volume.mount_path)
             if not volume.node_path.startswith("/"):
                 raise ValueError(f"volume node path must be absolute: {volume.node_path!r}")
+        for device in self.devices:
+            _container_path(device.path)
+        if self.devices and self.privileged:
+            # the privileged container's /dev is the node's: a device node made there would
+            # be the node's too (containerd gives it a /dev of its own)
+            raise ValueError("block volumes in privileged containers are not simulated")
         if self.working_dir:
             _container_path(self.working_dir)
 
@@ -357,6 +377,10 @@ vol() {
   mount --rbind "$1" "$R$2"
   if [ "$3" = ro ]; then mount -o remount,bind,ro "$R$2"; fi
 }
+blkdev() {
+  mkdir -p "$(dirname "$R$1")"; rm -f "$R$1"
+  mknod -m 660 "$R$1" b "$2" "$3"; chgrp disk "$R$1" 2>/dev/null || :
+}
 """
 
 _SETUP_ROOT = r"""mkdir -p "$R"
@@ -477,6 +501,8 @@ def _setup_script(spec: PodSpec) -> str:
     for volume in sorted(spec.volumes, key=lambda v: _container_path(v.mount_path).count("/")):
         mode = "ro" if volume.read_only else "rw"
         parts.append(f"vol {q(volume.node_path)} {q(_container_path(volume.mount_path))} {mode}")
+    for device in spec.devices:  # as runc makes a volumeDevice: a node with its major:minor
+        parts.append(f"blkdev {q(_container_path(device.path))} {device.major} {device.minor}")
     parts.append(_SETUP_PIVOT)
     parts.append(
         f'if [ "$mode" = command ]; then\n  exec {init} {argv}\nfi\nexec {init} "$SLEEP" infinity\n'
@@ -641,6 +667,7 @@ async def start_pod(node: NodeHost, spec: PodSpec, *, timeout: float = 30.0) -> 
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     ours, theirs = socket.socketpair()
     argv = [
+        *cgroups.join_argv(spec.cgroup),  # the container's cgroup, before anything runs
         *enter(node.pid),  # nsenter forks: the rest runs in the node's PID namespace
         *("setpriv", "--pdeathsig", "KILL", "--"),  # dies with nsenter
         *("unshare", "--mount"),
@@ -818,6 +845,7 @@ def read_logs(pod: RunningPod) -> str:
 __all__ = [
     "ENV_MARK",
     "KUBELET_PODS",
+    "DeviceNode",
     "HostEntry",
     "PodSpec",
     "RunningPod",

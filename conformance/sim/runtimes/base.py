@@ -9,16 +9,21 @@ Contract, for every implementation:
 - ``add_node`` runs once per node (the kubelet calls it for every Node object it
   serves) before anything is placed on it; the address and pod CIDR come from the
   Node object, so the runtime must use them.
-- ``provision`` creates the backing store of a dynamically provisioned PV;
+- ``provision`` creates the backing store of a dynamically provisioned PV and may
+  complete the PV's source, as a CSI driver's CreateVolume returns its volume context
+  (a share's ``server``);
   ``attach`` may also be given a static PV that was never provisioned, and then
   creates its backing store (the administrator's pre-existing disk).
 - ``mount_volumes`` is the kubelet's volume manager: it mounts the pod's PVC-backed
-  volumes (each already attached to the node) where the kubelet would (MountDevice,
-  then SetUp) and sets up the volumes that need no attaching (hostPath) from the pod's
-  spec. It is idempotent: the kubelet calls it again after a failure.
+  volumes (each already attached to the node unless it needs no attaching,
+  :func:`is_share`) where the kubelet would (MountDevice, then SetUp; a share is
+  mounted at SetUp only), maps Block volumes (the container's ``volumeDevices``
+  instead of mounts) as the kubelet maps them, and sets up the volumes that need no
+  attaching (hostPath) from the pod's spec. It is idempotent: the kubelet calls it
+  again after a failure.
 - ``start_pod`` (the container runtime: sandbox, then the containers) runs after
   ``mount_volumes`` succeeded, with the same volumes; ``stop_pod`` stops the pod and
-  unmounts what ``mount_volumes`` mounted, also when the pod never started.
+  unmounts (and unmaps) what ``mount_volumes`` set up, also when the pod never started.
 - ``wait_pod`` returns the exit status of the pod's container once it ended on its own,
   so the kubelet can restart it (it never returns for a pod that keeps running).
 - Failures the caller should report (as events) and retry raise :class:`RuntimeFailure`,
@@ -45,6 +50,7 @@ EXEC_UNSUPPORTED = b"exec needs the kernel-backed node runtime\n"
 # RuntimeFailure reasons: the kubelet's event reasons (pkg/kubelet/events) for each step.
 FAILED_ATTACH = "FailedAttachVolume"  # the attach-detach controller's attach
 FAILED_MOUNT = "FailedMount"  # the volume manager's MountDevice / SetUp
+FAILED_MAP = "FailedMapVolume"  # the volume manager's map of a Block volume
 FAILED_SANDBOX = "FailedCreatePodSandBox"  # the runtime's RunPodSandbox
 FAILED_CONTAINER = "Failed"  # the runtime's CreateContainer / StartContainer
 FAILED_KILL = "FailedKillPod"  # the runtime's StopPodSandbox / KillPod
@@ -94,6 +100,14 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class VolumeDevice:
+    """Where one container gets a Block volume (spec.containers[].volumeDevices[])."""
+
+    container: str
+    path: str  # devicePath
+
+
+@dataclass(frozen=True)
 class PodVolume:
     """A PVC-backed volume of a pod, resolved to its PV."""
 
@@ -103,16 +117,34 @@ class PodVolume:
     mounts: tuple[VolumeMount, ...]
     read_only: bool  # spec.volumes[].persistentVolumeClaim.readOnly
     pv: Obj = field(default_factory=dict, compare=False, repr=False)
+    devices: tuple[VolumeDevice, ...] = ()
 
     @property
     def mount_paths(self) -> tuple[str, ...]:
         return tuple(mount.path for mount in self.mounts)
 
+    @property
+    def block(self) -> bool:
+        """The PV is a raw device (volumeMode Block), mapped rather than mounted."""
+        return volume_mode(self.pv) == "Block"
+
+
+def volume_mode(pv: Obj) -> str:
+    return str((pv.get("spec") or {}).get("volumeMode") or "Filesystem")
+
+
+def is_share(pv: Obj) -> bool:
+    """A network file share: its CSI volume context names a server and a share (as
+    csi-driver-nfs's does). Such a driver needs no attach; every node mounts it."""
+    attributes = ((pv.get("spec") or {}).get("csi") or {}).get("volumeAttributes") or {}
+    return "share" in attributes
+
 
 @dataclass(frozen=True)
 class PodStarted:
     pod_ip: str
-    container_ids: dict[str, str]  # container name (init containers too) -> "sim://<id>"
+    # container name (init containers too) -> "<runtime>://<id>", e.g. containerd://<64 hex>
+    container_ids: dict[str, str]
     note: str | None = None  # e.g. the image's command was replaced by a long sleep
 
 
@@ -185,6 +217,7 @@ __all__ = [
     "FAILED_ATTACH",
     "FAILED_CONTAINER",
     "FAILED_KILL",
+    "FAILED_MAP",
     "FAILED_MOUNT",
     "FAILED_SANDBOX",
     "FAILED_UNMOUNT",
@@ -197,5 +230,8 @@ __all__ = [
     "PodStarted",
     "PodVolume",
     "RuntimeFailure",
+    "VolumeDevice",
     "VolumeMount",
+    "is_share",
+    "volume_mode",
 ]

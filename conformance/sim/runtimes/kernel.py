@@ -11,6 +11,13 @@ pods of a headless service come and go. ``hostPID``, ``hostNetwork``,
 ``hostPath`` volumes act as a kubelet and container runtime make them act; a
 HostExec pod (privileged, hostPID, the node's / at /rootfs) can thus enter the node
 with ``nsenter --mount=/rootfs/proc/1/ns/mnt``.
+
+Besides disks (xfs/ext4 on loop devices looking like SCSI disks) it serves two more
+kinds of volume: network file shares (:mod:`shares`: a storage server on the node
+bridge, sshfs-mounted on nodes, ReadWriteMany) and raw Block volumes (:mod:`block`:
+mapped, not mounted; a device node in the container). Containers are reported as
+containerd's (``containerd://<64 hex>``) and their processes live in a cgroup named by
+that ID (:mod:`cgroups`), as a tool without a shell in the image finds them on a node.
 """
 
 from __future__ import annotations
@@ -21,21 +28,35 @@ import functools
 import logging
 import os
 import random
+import secrets
 import shutil
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from conformance.sim.api.defaulting.core import pod_qos_class
 from conformance.sim.api.quantity import parse_quantity
 from conformance.sim.faults import ActiveFaults
-from conformance.sim.kernel import cleanup, devices, host, hostpath, pod_exec, pods, stacks
-from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost
+from conformance.sim.kernel import (
+    block,
+    cgroups,
+    cleanup,
+    devices,
+    host,
+    hostpath,
+    pod_exec,
+    pods,
+    shares,
+    stacks,
+)
+from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost, enter, run
 from conformance.sim.runtimes.base import (
     FAILED_ATTACH,
     FAILED_KILL,
+    FAILED_MAP,
     FAILED_MOUNT,
     FAILED_SANDBOX,
     FAILED_UNMOUNT,
@@ -44,6 +65,8 @@ from conformance.sim.runtimes.base import (
     PodStarted,
     PodVolume,
     RuntimeFailure,
+    is_share,
+    volume_mode,
 )
 from conformance.sim.stackspec import StackParameters
 
@@ -65,11 +88,12 @@ class _Published:
 
     node: str
     pv: str
-    path: str
+    path: str  # the kubelet's path of the pod's volume (a Block volume: its device map path)
     csi: bool
     driver: str
     volume_handle: str
-    mounted: bool = False  # SetUp succeeded (stop_pod still tidies up when it did not)
+    mounted: bool = False  # SetUp (a Block volume: its map) succeeded; stop_pod tidies up
+    kind: str = "disk"  # "disk" (staged, mounted), "share" (mounted) or "block" (mapped)
 
 
 def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
@@ -158,6 +182,14 @@ def _size(pv: Obj) -> int:
     return parse_quantity(str(storage))
 
 
+def _remove_pod_dir(node: NodeHost, uid: str) -> None:
+    """The kubelet's clean-up of an orphaned pod directory: once its volumes are unmounted,
+    the empty directories under ``<root>/pods/<uid>`` go (a mount point stays: busy)."""
+    directory = f"{pods.KUBELET_PODS}/{uid}"
+    script = 'if [ -d "$1" ]; then find "$1" -xdev -depth -type d -empty -delete; fi 2>/dev/null'
+    run([*enter(node.pid, net=False), "sh", "-c", f"{script}; :", "sh", directory], check=False)
+
+
 class _CorruptingSession:
     """Fault corrupt-writes: an exec session after which its writes are corrupted at rest.
 
@@ -215,7 +247,9 @@ class _CorruptingSession:
 
 
 class KernelRuntime:
-    runtime_version = "sim-kernel://0.1.0"
+    # containerd's shape: nodeInfo and the containerIDs carry its name, and containers'
+    # cgroups are named as its CRI plugin names them (see cgroups.py)
+    runtime_version = "containerd://1.7.24-cfsim"
 
     def __init__(self, state_dir: Path, faults: ActiveFaults, *, seed: int = 0) -> None:
         self.state_dir = state_dir.resolve()
@@ -235,6 +269,8 @@ class KernelRuntime:
         # Blocking node operations run here, not in the loop's default executor: each is
         # bounded (model.run's timeouts), and a few stuck ones must not starve the rest.
         self._pool = ThreadPoolExecutor(NODE_THREADS, thread_name_prefix="cfsim-node")
+        self._share_server_start: asyncio.Task[shares.ShareServer] | None = None
+        self.cgroup_root = cgroups.cgroup2_root()  # None: containers get no cgroup
 
     async def _blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking node operation in the runtime's own threads."""
@@ -318,9 +354,26 @@ class KernelRuntime:
 
     async def provision(self, pv: Obj, storage_class: Obj) -> None:
         name = pv["metadata"]["name"]
+        if is_share(pv):  # CreateVolume of a share: its directory, and where it is served
+            server = await self._share_server()
+            share = pv["spec"]["csi"]["volumeAttributes"]["share"]
+            if share != shares.export_path(name):
+                raise RuntimeFailure(f"share {share} is not served here")
+            try:
+                await self._blocking(shares.create_export, server, name)
+            except (NodeCommandError, OSError) as exc:
+                log.warning("share %s: %s", name, exc)
+                raise RuntimeFailure(str(exc)) from exc
+            pv["spec"]["csi"]["volumeAttributes"]["server"] = server.address
+            return
         if name in self.volumes:
             return
         try:
+            if volume_mode(pv) == "Block":  # raw: nothing formats a Block volume
+                self.volumes[name] = await self._blocking(
+                    block.create_raw_volume, self.volumes_dir, name, _size(pv)
+                )
+                return
             self.volumes[name] = await self._blocking(
                 devices.create_volume,
                 self.volumes_dir,
@@ -338,6 +391,10 @@ class KernelRuntime:
         volume = self.volumes.get(name)
         if volume is None:
             volume = await self._blocking(devices.load_volume, self.volumes_dir, name)
+        if volume is None and volume_mode(pv) == "Block":  # a static raw disk
+            volume = await self._blocking(
+                block.create_raw_volume, self.volumes_dir, name, _size(pv)
+            )
         if volume is None:  # a static PV: the administrator's disk, made on first attach
             volume = await self._blocking(
                 devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
@@ -345,8 +402,32 @@ class KernelRuntime:
         self.volumes[name] = volume
         return volume
 
+    async def _share_server(self) -> shares.ShareServer:
+        """The storage server of this simulator's shares, started on first use."""
+        if self._share_server_start is None or (
+            self._share_server_start.done()
+            and (self._share_server_start.cancelled() or self._share_server_start.exception())
+        ):
+            if self.network is None:
+                raise RuntimeFailure("the node network is not prepared")
+            self._share_server_start = asyncio.create_task(
+                self._blocking(shares.start_server, self.network, self.state_dir / "shares")
+            )
+        try:
+            return await asyncio.shield(self._share_server_start)
+        except (OSError, RuntimeError) as exc:
+            raise RuntimeFailure(f"the share server did not start: {exc}") from exc
+
     async def delete_volume(self, pv: Obj) -> None:
         name = pv["metadata"]["name"]
+        if is_share(pv):
+            server = await self._share_server()
+            try:
+                await self._blocking(shares.delete_export, server, name)
+            except (NodeCommandError, OSError) as exc:
+                log.warning("share %s: %s", name, exc)
+                raise RuntimeFailure(str(exc)) from exc
+            return
         try:
             volume = self.volumes.get(name) or await self._blocking(
                 devices.load_volume, self.volumes_dir, name
@@ -367,12 +448,15 @@ class KernelRuntime:
 
     async def _attach(self, node: str, pv: Obj) -> None:
         name = pv["metadata"]["name"]
-        if (node, name) in self.attached:
+        if (node, name) in self.attached or is_share(pv):  # a share is mounted, not attached
             return
         host_node = await self._node(node)
         volume = await self._volume(pv)
         if name in self.ever_attached and self.faults.on("data-loss-on-reattach"):
-            volume = await self._blocking(devices.wipe, volume)
+            if volume_mode(pv) == "Block":
+                await self._blocking(block.zero, volume)
+            else:
+                volume = await self._blocking(devices.wipe, volume)
             self.volumes[name] = volume
         _, _, handle, attributes = _pv_source(pv)
         try:
@@ -411,11 +495,14 @@ class KernelRuntime:
     async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
         """The volume manager's mounts, in the node: hostPath set-up, then each claim's
         device (CSI: staged once per node, MountDevice, then bound for the pod, SetUp;
-        other plugins: mounted at the pod's volume directory, SetUp).
+        other plugins: mounted at the pod's volume directory, SetUp). A share needs no
+        device: SetUp mounts it from the share server. A Block volume is mapped instead
+        (MapVolume.SetUpDevice), its device node made by start_pod.
 
-        Each mount is recorded before it is tried, so stop_pod unmounts whatever a
-        failed attempt left. Fault mount-fails: the device mount fails as a driver's
-        whose NodeStageVolume (or mount) fails.
+        Each mount (or map) is recorded, with its kind, before it is tried, so stop_pod
+        undoes whatever a failed attempt left. Fault mount-fails: the device mount fails
+        as a driver's whose NodeStageVolume (or mount) fails, and so does a share's
+        mount; Block maps are not affected.
         """
         host_node = await self._node(node)
         m = pod["metadata"]
@@ -427,6 +514,14 @@ class KernelRuntime:
         for volume in volumes:
             if any(p.pv == volume.pv_name and p.mounted for p in mounts):
                 continue
+            plugin_dir, driver, handle, attributes = _pv_source(volume.pv)
+            csi = plugin_dir == CSI_PLUGIN_DIR
+            layout = devices.KubeletLayout(m["uid"], volume.pv_name, plugin_dir, driver, handle)
+            if is_share(volume.pv):  # no attach, no staging: SetUp mounts it from its server
+                published = self._record(mounts, node, volume, layout.publish_path, "share")
+                await self._mount_share(host_node, volume, layout, attributes.get("share", ""))
+                published.mounted = True
+                continue
             attachment = self.attached.get((node, volume.pv_name))
             if attachment is None:
                 raise RuntimeFailure(
@@ -435,15 +530,14 @@ class KernelRuntime:
                     reason=FAILED_MOUNT,
                     volume=volume.name,
                 )
-            plugin_dir, driver, handle, _ = _pv_source(volume.pv)
-            csi = plugin_dir == CSI_PLUGIN_DIR
-            layout = devices.KubeletLayout(m["uid"], volume.pv_name, plugin_dir, driver, handle)
-            published = next((p for p in mounts if p.pv == volume.pv_name), None)
-            if published is None:
-                published = _Published(
-                    node, volume.pv_name, layout.publish_path, csi, driver, handle
-                )
-                mounts.append(published)
+            if volume.block:  # mapped, not mounted: the container gets a device node
+                block_layout = block.BlockLayout(m["uid"], volume.pv_name)
+                path = block_layout.pod_device_path
+                published = self._record(mounts, node, volume, path, "block")
+                await self._map_block(host_node, volume, attachment, block_layout)
+                published.mounted = True
+                continue
+            published = self._record(mounts, node, volume, layout.publish_path, "disk")
             if csi:
                 await self._mount_step(
                     "MountDevice",
@@ -494,6 +588,82 @@ class KernelRuntime:
             )
             published.mounted = True
 
+    @staticmethod
+    def _record(
+        mounts: list[_Published], node: str, volume: PodVolume, path: str, kind: str
+    ) -> _Published:
+        """The pod's record of a volume's mount (or map), made before it is tried and
+        kept across attempts, so that stop_pod undoes whatever an attempt left."""
+        published = next((p for p in mounts if p.pv == volume.pv_name), None)
+        if published is None:
+            plugin_dir, driver, handle, _ = _pv_source(volume.pv)
+            csi = plugin_dir == CSI_PLUGIN_DIR
+            published = _Published(node, volume.pv_name, path, csi, driver, handle, kind=kind)
+            mounts.append(published)
+        return published
+
+    async def _mount_share(
+        self, node: NodeHost, volume: PodVolume, layout: devices.KubeletLayout, share: str
+    ) -> None:
+        """SetUp of a share (a CSI NodePublish without staging, as csi-driver-nfs's): sshfs
+        from the share server at the pod's CSI path. A failure is worded as the share's
+        driver words it (``mount failed: sshfs ...``). Fault share-not-shared: a plain
+        directory of the node instead; fault mount-fails: the mount fails."""
+        server = await self._share_server()
+        try:
+            if self.faults.on("mount-fails"):
+                raise shares.ShareError(
+                    f"mount failed: sshfs {shares.source(server.address, share)} "
+                    f"{layout.publish_path}: the simulated driver's mount fails "
+                    "(fault mount-fails)"
+                )
+            await self._blocking(
+                shares.publish,
+                node,
+                server,
+                share=share,
+                layout=layout,
+                read_only=volume.read_only,
+                local_only=self.faults.on("share-not-shared"),
+            )
+        except (shares.ShareError, NodeCommandError, OSError) as exc:
+            log.warning("node %s: SetUp of share %s failed: %s", node.name, volume.pv_name, exc)
+            raise RuntimeFailure(
+                f'MountVolume.SetUp failed for volume "{volume.pv_name}" : {exc}',
+                reason=FAILED_MOUNT,
+                volume=volume.name,
+            ) from exc
+
+    async def _map_block(
+        self,
+        node: NodeHost,
+        volume: PodVolume,
+        attachment: devices.Attachment,
+        layout: block.BlockLayout,
+    ) -> None:
+        """The kubelet's map of a Block volume for the pod (CSI NodeStage, NodePublish on
+        a file, the global map path and the pod's volumeDevices link), as csi_block.go."""
+        plugin_dir, driver, handle, _ = _pv_source(volume.pv)
+        if plugin_dir != CSI_PLUGIN_DIR:
+            raise RuntimeFailure(
+                f'MapVolume.SetUpDevice failed for volume "{volume.pv_name}" : the '
+                f"{plugin_dir} volume plugin does not support block volumes",
+                reason=FAILED_MAP,
+                volume=volume.name,
+            )
+        try:
+            await self._blocking(
+                block.map_device, node, attachment, layout, driver=driver, volume_handle=handle
+            )
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("node %s: map of volume %s failed: %s", node.name, volume.pv_name, exc)
+            raise RuntimeFailure(
+                f'MapVolume.SetUpDevice failed for volume "{volume.pv_name}" : '
+                f"rpc error: code = Internal desc = {exc}",
+                reason=FAILED_MAP,
+                volume=volume.name,
+            ) from exc
+
     async def _mount_step(
         self,
         step: str,
@@ -531,12 +701,14 @@ class KernelRuntime:
             ) from exc
 
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
-        """The sandbox and the container, with the volumes mount_volumes mounted."""
+        """The sandbox and the container, with the volumes mount_volumes mounted (and the
+        Block volumes it mapped, as device nodes), the container in its own cgroup."""
         host_node = await self._node(node)
         m = pod["metadata"]
         spec = pod.get("spec") or {}
         container = (spec.get("containers") or [{}])[0]
         _, binds = _host_paths(spec, container)
+        block_devices: list[pods.DeviceNode] = []
         mounts = {p.pv: p for p in self.published.get(m["uid"], []) if p.mounted}
         for volume in volumes:
             published = mounts.get(volume.pv_name)
@@ -545,6 +717,19 @@ class KernelRuntime:
                     f'volume "{volume.name}" of pod {m["name"]} is not mounted on node {node}',
                     waiting=RUN_CONTAINER_ERROR,
                 )
+            if published.kind == "block":
+                attachment = self.attached.get((node, volume.pv_name))
+                if attachment is None:
+                    raise RuntimeFailure(
+                        f'volume "{volume.name}" of pod {m["name"]} has no device on node {node}',
+                        waiting=RUN_CONTAINER_ERROR,
+                    )
+                block_devices += [
+                    pods.DeviceNode(device.path, attachment.major, attachment.minor)
+                    for device in volume.devices
+                    if device.container == container.get("name")
+                ]
+                continue
             if self.faults.on("missing-data-mount"):
                 continue
             for mount in volume.mounts:
@@ -554,37 +739,21 @@ class KernelRuntime:
                     mount.read_only or volume.read_only or self.faults.on("readonly-data-mount")
                 )
                 binds.append(pods.VolumeBind(published.path, mount.path, read_only))
-        dns = not self.faults.on("dns-missing")
-        host_network = bool(spec.get("hostNetwork"))
-        try:
-            pod_spec = pods.PodSpec(
-                namespace=m["namespace"],
-                name=m["name"],
-                uid=m["uid"],
-                container=container.get("name", "main"),
-                argv=tuple([*(container.get("command") or []), *(container.get("args") or [])]),
-                env=tuple(
-                    (e["name"], str(e.get("value", "")))
-                    for e in container.get("env") or []
-                    if "value" in e
-                ),
-                hostname=node if host_network else spec.get("hostname") or "",
-                subdomain=(spec.get("subdomain") or "") if dns else "",
-                pod_ip=host_node.address,
-                peers=(
-                    tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else ()
-                ),
-                volumes=tuple(binds),
-                working_dir=container.get("workingDir") or "",
-                host_pid=bool(spec.get("hostPID")),
-                host_network=host_network,
-                privileged=bool((container.get("securityContext") or {}).get("privileged")),
-            )
-        except ValueError as exc:  # what the runtime refuses to create
+        try:  # what the runtime refuses to create, before anything is made
+            pod_spec = self._pod_spec(host_node, pod, container, binds, block_devices, "")
+        except ValueError as exc:
             raise RuntimeFailure(str(exc)) from exc
+        container_id = secrets.token_hex(32)
+        cgroup = await self._blocking(self._container_cgroup, host_node, pod, container_id)
+        if cgroup:
+            pod_spec = replace(pod_spec, cgroup=cgroup)
         try:
             running = await pods.start_pod(host_node, pod_spec)
-        except OSError as exc:
+        except (RuntimeFailure, OSError) as exc:
+            if cgroup:  # nothing runs in it any more
+                await self._blocking(cgroups.remove_pod, Path(cgroup))
+            if isinstance(exc, RuntimeFailure):
+                raise
             log.warning("node %s: pod %s: %s", node, m["name"], exc)
             message = f"cannot start pod {m['name']}: {exc}"
             raise RuntimeFailure(message, reason=FAILED_SANDBOX) from exc
@@ -592,8 +761,60 @@ class KernelRuntime:
         self._refresh_peers(m["namespace"], spec.get("subdomain") or "")
         return PodStarted(
             pod_ip=host_node.address,
-            container_ids={pod_spec.container: f"sim://{m['uid'].replace('-', '')[:24]}"},
+            container_ids={pod_spec.container: f"containerd://{container_id}"},
             note=running.note,
+        )
+
+    def _container_cgroup(self, node: NodeHost, pod: Obj, container_id: str) -> str:
+        """Make the container's cgroup, as the systemd cgroup driver names it ("": none)."""
+        if self.cgroup_root is None:
+            return ""
+        node_dir = cgroups.node_dir(
+            self.cgroup_root, host.netns_name(host.subnet_of(node), node.name)
+        )
+        qos = pod_qos_class(pod.get("spec") or {})
+        path = cgroups.container_dir(node_dir, pod["metadata"]["uid"], qos, container_id)
+        try:
+            return str(cgroups.create(path))
+        except OSError as exc:  # the container runs, unfindable by its ID (as said in the log)
+            log.warning("no cgroup for container %s: %s", container_id, exc)
+            return ""
+
+    def _pod_spec(
+        self,
+        node: NodeHost,
+        pod: Obj,
+        container: Obj,
+        binds: list[pods.VolumeBind],
+        block_devices: list[pods.DeviceNode],
+        cgroup: str,
+    ) -> pods.PodSpec:
+        m = pod["metadata"]
+        spec = pod.get("spec") or {}
+        dns = not self.faults.on("dns-missing")
+        host_network = bool(spec.get("hostNetwork"))
+        return pods.PodSpec(
+            namespace=m["namespace"],
+            name=m["name"],
+            uid=m["uid"],
+            container=container.get("name", "main"),
+            argv=tuple([*(container.get("command") or []), *(container.get("args") or [])]),
+            env=tuple(
+                (e["name"], str(e.get("value", "")))
+                for e in container.get("env") or []
+                if "value" in e
+            ),
+            hostname=node.name if host_network else spec.get("hostname") or "",
+            subdomain=(spec.get("subdomain") or "") if dns else "",
+            pod_ip=node.address,
+            peers=tuple(self._peers(m["namespace"], spec.get("subdomain") or "")) if dns else (),
+            volumes=tuple(binds),
+            working_dir=container.get("workingDir") or "",
+            host_pid=bool(spec.get("hostPID")),
+            host_network=host_network,
+            privileged=bool((container.get("securityContext") or {}).get("privileged")),
+            devices=tuple(block_devices),
+            cgroup=cgroup,
         )
 
     async def wait_pod(self, node: str, pod: Obj) -> int:
@@ -636,8 +857,17 @@ class KernelRuntime:
                 log.warning("node %s: %s", node, exc)
                 raise RuntimeFailure(f"error killing pod: {exc}", reason=FAILED_KILL) from exc
             self.pods.pop(uid, None)
+            if running.spec.cgroup:  # empty now: the runtime removes the container's cgroup
+                await self._blocking(cgroups.remove_pod, Path(running.spec.cgroup))
             self._refresh_peers(running.spec.namespace, running.spec.subdomain)
-        await self._unpublish(uid, stale=self.faults.on("stale-kubelet-mount"))
+        stale = self.faults.on("stale-kubelet-mount")
+        await self._unpublish(uid, stale=stale)
+        host_node = self.nodes.get(node)
+        if host_node is not None and not stale:
+            try:  # a tidy-up only: what it leaves, a later stop (or sim clean) removes
+                await self._blocking(_remove_pod_dir, host_node, uid)
+            except NodeCommandError as exc:
+                log.warning("node %s: pod directory of %s: %s", node, uid, exc)
 
     async def _unpublish(self, uid: str, *, stale: bool) -> None:
         mounts = self.published.get(uid, [])
@@ -646,24 +876,41 @@ class KernelRuntime:
             node = self.nodes.get(mount.node)
             if node is not None:
                 try:
-                    await self._blocking(devices.unpublish, node, mount.path, stale=stale)
-                    mount.mounted = False
-                    if mount.csi and not stale and not self._still_published(mount, uid):
-                        await self._blocking(
-                            devices.unstage,
-                            node,
-                            driver=mount.driver,
-                            volume_handle=mount.volume_handle,
-                        )
+                    await self._undo(node, uid, mount, stale=stale)
                 except (NodeCommandError, devices.DeviceError, OSError) as exc:
-                    step = "TearDown" if mount.mounted else "UnmountDevice"
+                    if mount.kind == "block":
+                        step = "UnmapVolume.TearDownDevice"
+                    else:
+                        step = "UnmountVolume." + ("TearDown" if mount.mounted else "UnmountDevice")
                     log.warning("node %s: %s of %s failed: %s", node.name, step, mount.pv, exc)
                     raise RuntimeFailure(
-                        f'UnmountVolume.{step} failed for volume "{mount.pv}" : {exc}',
+                        f'{step} failed for volume "{mount.pv}" : {exc}',
                         reason=FAILED_UNMOUNT,
                     ) from exc
             mounts.pop(0)
         self.published.pop(uid, None)
+
+    async def _undo(self, node: NodeHost, uid: str, mount: _Published, *, stale: bool) -> None:
+        """Undo one volume's mount (or map) for a pod: TearDown, then UnmountDevice once no
+        other pod of the node uses the volume (a share has no staging; a Block volume is
+        unmapped, its staging going with the last map)."""
+        if mount.kind == "block":
+            if not stale:
+                layout = block.BlockLayout(uid, mount.pv)
+                last = not self._still_published(mount, uid)
+                await self._blocking(block.unmap_device, node, layout, last=last)
+                mount.mounted = False
+            return
+        await self._blocking(devices.unpublish, node, mount.path, stale=stale)
+        mount.mounted = False
+        staged = mount.kind == "disk" and mount.csi  # shares are mounted without staging
+        if staged and not stale and not self._still_published(mount, uid):
+            await self._blocking(
+                devices.unstage,
+                node,
+                driver=mount.driver,
+                volume_handle=mount.volume_handle,
+            )
 
     def _still_published(self, mount: _Published, uid: str) -> bool:
         """Whether another pod on the node still has the volume mounted (or is mounting
@@ -757,7 +1004,15 @@ class KernelRuntime:
         for node, outcome in zip(list(self.nodes.values()), stopped, strict=True):
             if isinstance(outcome, BaseException):
                 log.error("stopping node %s: %s", node.name, outcome)
+        if self.cgroup_root is not None:  # the nodes' processes are gone: their cgroups can go
+            for node in self.nodes.values():
+                node_dir = cgroups.node_dir(
+                    self.cgroup_root, host.netns_name(host.subnet_of(node), node.name)
+                )
+                for failure in await asyncio.to_thread(cgroups.remove_tree, node_dir):
+                    log.error("removing cgroup %s", failure)
         self.nodes.clear()
+        await self._stop_share_server()  # after the nodes, whose mounts it served
         self.attached.clear()
         for volume in list(self.volumes.values()):
             try:
@@ -765,9 +1020,10 @@ class KernelRuntime:
             except Exception as exc:
                 log.error("deleting volume %s: %s", volume.pv_name, exc)
         self.volumes.clear()
-        for loop, backing in await asyncio.to_thread(devices.find_loops, self.volumes_dir):
-            with contextlib.suppress(OSError):
-                devices.detach_loop(loop, backing)
+        for directory in (self.volumes_dir, self.state_dir / "shares"):
+            for loop, backing in await asyncio.to_thread(devices.find_loops, directory):
+                with contextlib.suppress(OSError):
+                    devices.detach_loop(loop, backing)
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -775,3 +1031,17 @@ class KernelRuntime:
             cleanup.unmark_state_dir(self.state_dir)
         shutil.rmtree(self.volumes_dir, ignore_errors=True)
         shutil.rmtree(self.state_dir / "nodes", ignore_errors=True)
+        shutil.rmtree(self.state_dir / "shares", ignore_errors=True)
+
+    async def _stop_share_server(self) -> None:
+        task, self._share_server_start = self._share_server_start, None
+        if task is None:
+            return
+        try:
+            server = await task  # a start under way finishes (it runs in a thread)
+        except (OSError, RuntimeError, asyncio.CancelledError):
+            return  # it cleaned up after itself
+        try:
+            await asyncio.to_thread(shares.stop_server, server)
+        except Exception as exc:
+            log.error("stopping the share server: %s", exc)

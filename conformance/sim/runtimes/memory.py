@@ -17,7 +17,10 @@ from conformance.sim.runtimes.base import (
     PodStarted,
     PodVolume,
     RuntimeFailure,
+    is_share,
 )
+
+SHARE_SERVER = "10.251.0.250"  # where the kernel runtime's server would be, by shape
 
 
 class MemoryExecSession:
@@ -95,6 +98,8 @@ class InMemoryRuntime:
 
     async def provision(self, pv: Obj, storage_class: Obj) -> None:
         self.volumes.setdefault(_name(pv), {})
+        if is_share(pv):  # a nominal server: nothing serves it, nothing is sent to it
+            pv["spec"]["csi"]["volumeAttributes"].setdefault("server", SHARE_SERVER)
 
     async def delete_volume(self, pv: Obj) -> None:
         name = _name(pv)
@@ -119,6 +124,8 @@ class InMemoryRuntime:
     async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
         self._node(node)
         for volume in volumes:
+            if is_share(volume.pv):
+                continue  # mounted from its server, never attached
             if node not in self.attachments.get(volume.pv_name, set()):
                 raise RuntimeFailure(
                     f'MountVolume.WaitForAttach failed for volume "{volume.pv_name}" : '
@@ -130,6 +137,8 @@ class InMemoryRuntime:
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted:
         state = self._node(node)
         for volume in volumes:
+            if is_share(volume.pv):
+                continue  # mounted, never attached
             if node not in self.attachments.get(volume.pv_name, set()):
                 raise RuntimeFailure(f"volume {volume.pv_name} is not attached to node {node}")
         m = pod["metadata"]

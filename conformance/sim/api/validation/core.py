@@ -79,7 +79,14 @@ def _validate_container_ports(ports: object, path: str) -> list[Cause]:
     return causes
 
 
-def _validate_volume_mounts(mounts: object, volumes: set[str] | None, path: str) -> list[Cause]:
+def _by_name(items: object, key: str) -> dict[str, str]:
+    """GetVolumeMountMap / GetVolumeDeviceMap: name -> mountPath or devicePath."""
+    return {as_str(item.get("name")): as_str(item.get(key)) for item in dicts(items)}
+
+
+def _validate_volume_mounts(
+    mounts: object, devices: Mapping[str, str], volumes: Mapping[str, Obj] | None, path: str
+) -> list[Cause]:
     causes: list[Cause] = []
     seen: set[str] = set()
     for i, mount in enumerate(dicts(mounts)):
@@ -95,16 +102,88 @@ def _validate_volume_mounts(mounts: object, volumes: set[str] | None, path: str)
         elif mount_path in seen:
             causes.append(field_invalid(f"{mpath}.mountPath", mount_path, "must be unique"))
         seen.add(mount_path)
+        if name in devices:  # a volume is a filesystem or a device in a container, not both
+            causes.append(
+                field_invalid(f"{mpath}.name", name, "must not already exist in volumeDevices")
+            )
+        if mount_path in devices.values():
+            causes.append(
+                field_invalid(
+                    f"{mpath}.mountPath",
+                    mount_path,
+                    "must not already exist as a path in volumeDevices",
+                )
+            )
+    return causes
+
+
+def _validate_volume_devices(
+    devices: object, mounts: Mapping[str, str], volumes: Mapping[str, Obj] | None, path: str
+) -> list[Cause]:
+    """ValidateVolumeDevices: each names a claim (PVC or ephemeral) volume of the pod, at
+    a unique devicePath without backsteps, and no volumeMount uses its name or path."""
+    causes: list[Cause] = []
+    names: set[str] = set()
+    paths: set[str] = set()
+    for i, device in enumerate(dicts(devices)):
+        dpath = f"{path}[{i}]"
+        name = as_str(device.get("name"))
+        device_path = as_str(device.get("devicePath"))
+        if not name:
+            causes.append(field_required(f"{dpath}.name"))
+        if name in names:
+            causes.append(field_invalid(f"{dpath}.name", name, "must be unique"))
+        if volumes is not None:
+            volume = volumes.get(name)
+            if volume is None:
+                causes.append(field_not_found(f"{dpath}.name", name))
+            elif volume.get("persistentVolumeClaim") is None and volume.get("ephemeral") is None:
+                causes.append(
+                    field_invalid(
+                        f"{dpath}.name",
+                        name,
+                        "can only use volume source type of PersistentVolumeClaim or "
+                        "Ephemeral for block mode",
+                    )
+                )
+        if not device_path:
+            causes.append(field_required(f"{dpath}.devicePath"))
+        if device_path in paths:
+            causes.append(field_invalid(f"{dpath}.devicePath", device_path, "must be unique"))
+        if device_path and ".." in device_path.split("/"):
+            backsteps = "can not contain backsteps ('..')"
+            causes.append(field_invalid(f"{dpath}.devicePath", device_path, backsteps))
+        else:
+            paths.add(device_path)
+        if name in mounts:
+            causes.append(
+                field_invalid(f"{dpath}.name", name, "must not already exist in volumeMounts")
+            )
+        if device_path in mounts.values():
+            causes.append(
+                field_invalid(
+                    f"{dpath}.devicePath",
+                    device_path,
+                    "must not already exist as a path in volumeMounts",
+                )
+            )
+        if name:
+            names.add(name)
     return causes
 
 
 def validate_containers(
-    containers: object, path: str, volumes: set[str] | None, *, full: bool, required: bool
+    containers: object,
+    path: str,
+    volumes: Mapping[str, Obj] | None,
+    *,
+    full: bool,
+    required: bool,
 ) -> list[Cause]:
     """validateContainers: each needs a DNS-label name unique in the list and an image.
 
     ``full`` adds what only the Pod validation checks (ports, mounts, enums);
-    ``volumes`` None skips the mount-to-volume check.
+    ``volumes`` (the pod's, by name) None skips the mount-to-volume checks.
     """
     causes: list[Cause] = []
     items = list(dicts(containers))
@@ -131,8 +210,17 @@ def validate_containers(
                     )
                 )
             causes.extend(_validate_container_ports(c.get("ports"), f"{cpath}.ports"))
+            mounts = _by_name(c.get("volumeMounts"), "mountPath")
+            devices = _by_name(c.get("volumeDevices"), "devicePath")
             causes.extend(
-                _validate_volume_mounts(c.get("volumeMounts"), volumes, f"{cpath}.volumeMounts")
+                _validate_volume_mounts(
+                    c.get("volumeMounts"), devices, volumes, f"{cpath}.volumeMounts"
+                )
+            )
+            causes.extend(
+                _validate_volume_devices(
+                    c.get("volumeDevices"), mounts, volumes, f"{cpath}.volumeDevices"
+                )
             )
             pull = as_str(c.get("imagePullPolicy"))
             if not pull:
@@ -146,9 +234,9 @@ def validate_containers(
     return causes
 
 
-def _validate_volumes(volumes: object, path: str) -> tuple[set[str], list[Cause]]:
+def _validate_volumes(volumes: object, path: str) -> tuple[dict[str, Obj], list[Cause]]:
     causes: list[Cause] = []
-    names: set[str] = set()
+    names: dict[str, Obj] = {}
     for i, volume in enumerate(dicts(volumes)):
         vpath = f"{path}[{i}]"
         errs: list[Cause] = []
@@ -172,7 +260,7 @@ def _validate_volumes(volumes: object, path: str) -> tuple[set[str], list[Cause]
         if errs:
             causes.extend(errs)
         else:
-            names.add(name)
+            names[name] = volume
     return names, causes
 
 
