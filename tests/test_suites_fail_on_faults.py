@@ -143,6 +143,22 @@ PROOFS: dict[str, list[Proof]] = {
         ),
         Proof("missing-data-mount", "test-petset-0: nothing is mounted at /data in the container"),
     ],
+    "test_block_volumes.py::test_the_device_is_in_the_container_at_its_device_path": [
+        Proof(
+            "missing-data-mount",
+            "web-0: nothing is at /dev/xvda in the container",
+            entry="sim-csi-block",
+        ),
+    ],
+    "test_block_volumes.py::test_raw_data_at_an_offset_survives_the_pod_being_recreated": [
+        Proof("data-loss-on-reattach", "reads back sha256", entry="sim-csi-block"),
+    ],
+    "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
+        Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
+    ],
+    "test_shares.py::test_pods_on_two_nodes_see_each_others_writes": [
+        Proof("share-not-shared", "does not see what web-0 on", entry="share"),
+    ],
 }
 
 

@@ -33,7 +33,10 @@ def share_source(views: VolumeViews, declared: str | None) -> list[str]:
     kubelet = views.kubelet_mount
     if views.node_mounts is not None:
         if kubelet is None:
-            problems.append(f"{views.pod} on {views.node}: the kubelet has not mounted {views.pv}")
+            problems.append(
+                f"{views.pod} on {views.node}: nothing is mounted at the kubelet path of "
+                f"{views.pv}, which should be the share {declared}"
+            )
         elif not same_share(kubelet.source, declared):
             problems.append(
                 f"{views.pod} on {views.node}: the kubelet mounted {kubelet.source} "

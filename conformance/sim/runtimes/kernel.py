@@ -717,6 +717,8 @@ class KernelRuntime:
                     f'volume "{volume.name}" of pod {m["name"]} is not mounted on node {node}',
                     waiting=RUN_CONTAINER_ERROR,
                 )
+            if self.faults.on("missing-data-mount"):  # a Block volume: no device node either
+                continue
             if published.kind == "block":
                 attachment = self.attached.get((node, volume.pv_name))
                 if attachment is None:
@@ -729,8 +731,6 @@ class KernelRuntime:
                     for device in volume.devices
                     if device.container == container.get("name")
                 ]
-                continue
-            if self.faults.on("missing-data-mount"):
                 continue
             for mount in volume.mounts:
                 if mount.container != container.get("name"):
