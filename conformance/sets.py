@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from conformance import evidence, progress
@@ -154,7 +154,7 @@ class SetPool:
         entry = self._submit(key)
         started = time.monotonic()
         while not entry.future.done():
-            entry.future.exception(timeout=PROGRESS_TICK)  # wakes on completion or tick
+            wait([entry.future], timeout=PROGRESS_TICK)  # wakes on completion, or to report
             shown = progress.current()
             if shown is not None and not entry.future.done():
                 state = "deploying" if entry.held else "waiting for a free slot"

@@ -210,8 +210,10 @@ def inventory_with(
 def run_suites(
     inventory: Path, *targets: str, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str]:
-    """A conformance run of its own (not sharing this session's run id)."""
+    """A conformance run of its own (not sharing this session's run id), its reports in
+    a ``reports`` directory beside the inventory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+    targets = (*targets, "--conformance-reports", str(inventory.parent / "reports"))
     env.update(extra_env or {})
     result = run(
         sys.executable,
@@ -297,6 +299,8 @@ def test_the_fault_fails_its_suite_tests_naming_the_property(
         outcome, text = seen.get(test, ("not run", ""))
         assert outcome in ("failed", "error"), f"{fault}: {test} {outcome}:\n{output[-3000:]}"
         assert says in text, f"{fault}: {test} did not say {says!r}:\n{text[-3000:]}"
+    kept = list((tmp_path / "reports" / "cluster-logs").glob("*/sim.log"))
+    assert kept, f"{fault}: the failed run kept no simulator log under reports/cluster-logs"
 
 
 @needs_nodes
@@ -304,6 +308,7 @@ def test_the_checks_pass_without_faults(tmp_path: Path) -> None:
     """The same suites pass on a healthy simulator, so the failures above are the faults'."""
     code, output = run_suites(inventory_with(tmp_path, {}), "suites")
     assert code == 0, output[-3000:]
+    assert not (tmp_path / "reports" / "cluster-logs").exists()  # a passing run keeps none
 
 
 @needs_nodes
