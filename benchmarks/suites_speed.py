@@ -1,6 +1,6 @@
 """How long the default suites take on the simulator, and what bounds it.
 
-    python3 benchmarks/suites_speed.py [--profiles fast,realistic] [-- PYTEST ARGS]
+    python3 benchmarks/suites_speed.py [--profiles fast,realistic] [--entries a,b] [-- PYTEST ARGS]
 
 For each latency profile it starts a simulator by hand (`conformance sim up`), runs the
 suites of the main job against it, and prints one table:
@@ -92,7 +92,7 @@ def module_times(junit: Path) -> dict[str, float]:
     return dict(times)
 
 
-def one_profile(profile: str, pytest_args: list[str]) -> dict[str, object]:
+def one_profile(profile: str, pytest_args: list[str], entries: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sim"
         up = subprocess.run(
@@ -116,7 +116,12 @@ def one_profile(profile: str, pytest_args: list[str]) -> dict[str, object]:
             raise SystemExit(f"sim up failed: {up.stderr}")
         try:
             inventory = state / "inventory.yaml"
-            kubeconfig = yaml.safe_load(inventory.read_text())["cluster"]["kubeconfig"]
+            data = yaml.safe_load(inventory.read_text())
+            kubeconfig = data["cluster"]["kubeconfig"]
+            if entries:  # the same checks as an earlier measurement: only these entries
+                data["storage"] = [e for e in data["storage"] if e["name"] in entries]
+                inventory = Path(tmp) / "inventory.yaml"
+                inventory.write_text(yaml.safe_dump(data))
             junit = Path(tmp) / "junit.xml"
             env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
             with Census(kubeconfig) as census:
@@ -168,9 +173,13 @@ def one_profile(profile: str, pytest_args: list[str]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", default="fast,realistic")
+    parser.add_argument(
+        "--entries", default="", help="storage entries to run (default: all of sim.yaml)"
+    )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
-    rows = [one_profile(p, args.pytest_args) for p in args.profiles.split(",")]
+    entries = [e for e in args.entries.split(",") if e]
+    rows = [one_profile(p, args.pytest_args, entries) for p in args.profiles.split(",")]
     print(
         f"{'profile':<10} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'sets':>5} {'PVs':>5} "
         f"{'peak':>5}  result (slowest module)"

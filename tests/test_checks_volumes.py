@@ -250,3 +250,33 @@ def test_a_claim_that_is_a_directory_on_the_nodes_disk_is_caught() -> None:
 
 def test_a_volume_on_a_device_of_its_own_passes_the_guard() -> None:
     assert checks.not_on_the_nodes_own_disk(views()) == []
+
+
+def test_an_image_without_cat_is_looked_at_from_its_node() -> None:
+    """The container's mounts are read on its node as /proc/<pid>/mountinfo, the PID found
+    by the container ID in its cgroup path; the views say so."""
+    from types import SimpleNamespace
+
+    from conformance.nodes import CommandResult
+    from conformance.observe import _mountinfo_from_node
+
+    cid = "4f1a" * 16
+    mountinfo = capture("local-node/web-0-mountinfo.txt")
+    asked: list[str] = []
+
+    class Shells:
+        def run(self, node: str, command: tuple[str, ...]) -> CommandResult:
+            text = " ".join(command)
+            asked.append(text)
+            out = "4242\n4250\n" if "cgroup" in text else mountinfo
+            return CommandResult(text, out, "", 0, 0.0, node)
+
+    status = SimpleNamespace(container_id=f"containerd://{cid}")
+    pod = SimpleNamespace(status=SimpleNamespace(container_statuses=[status]))
+    view, mounts = _mountinfo_from_node(Shells(), "node-1", pod)  # type: ignore[arg-type]
+    assert view == "node node-1: /proc/4242/mountinfo"
+    assert probes.find_mount(mounts, "/data") is not None
+    assert cid in asked[0]
+    assert asked[1] == "cat /proc/4242/mountinfo"
+    nothing = SimpleNamespace(status=SimpleNamespace(container_statuses=[]))
+    assert "reports no container ID" in str(_mountinfo_from_node(Shells(), "n", nothing))  # type: ignore[arg-type]
