@@ -33,6 +33,11 @@ current-context: x
 """
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # the TLS bytes are noise
+        return
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +84,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
     args = parser.parse_args()
-    http_server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    http_server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
     threading.Thread(target=http_server.serve_forever, daemon=True).start()
     cases = {
         "closed port": f"https://127.0.0.1:{closed_port()}",

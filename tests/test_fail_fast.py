@@ -32,6 +32,11 @@ current-context: x
 """
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # the TLS bytes are noise
+        return
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -41,7 +46,7 @@ def closed_port() -> int:
 @pytest.fixture
 def plain_http_server() -> Iterator[int]:
     """An HTTP (not HTTPS) server: what a kubeconfig with the wrong scheme or port meets."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield int(server.server_address[1])

@@ -32,6 +32,7 @@ def key(name: str) -> sets.SetKey:
 @pytest.fixture
 def pool_and_log(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(sets, "PROGRESS_TICK", 0.05)
+    monkeypatch.setattr(sets.progress, "_current", None)  # this test's waits stay quiet
     log: list[str] = []
     gates: dict[str, threading.Event] = {}
     alive: set[str] = set()
