@@ -47,7 +47,7 @@ def test_a_flexvolume_pod_whose_views_agree_passes() -> None:
     assert seen.describe().splitlines()[1:] == [
         "lsscsi:    [11:0:0:0] DATERA IBLOCK 4.0 /dev/sdb 7:0",
         f"kubelet:   7:0 xfs /dev/sdb at {FLEX_PATH} (rw,relatime)",
-        "container: 7:0 xfs /dev/sdb at /data (rw,relatime)",
+        "container (exec): 7:0 xfs /dev/sdb at /data (rw,relatime)",
     ]
 
 
