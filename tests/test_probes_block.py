@@ -82,3 +82,19 @@ def test_the_pids_of_a_cgroup_are_found_by_the_id_in_its_path() -> None:
         pytest.skip("no cgroup of this process has a hex ID in its path")
     pids = probes.parse_pids(sh(probes.container_pids_command(f"containerd://{ids[0]}")).stdout)
     assert os.getpid() in pids
+
+
+def test_sysfs_attributes_read_as_the_files_say() -> None:
+    """The sysfs probe on this machine's own block devices reads what the files hold."""
+    numbers = [probes.MajorMinor.parse(n) for n in os.listdir("/sys/dev/block")][:8]
+    if not numbers:
+        pytest.skip("this machine lists no block devices in /sys/dev/block")
+    found = probes.parse_sysfs(sh(probes.sysfs_command(numbers)).stdout)
+    expected = {
+        (number, attribute): Path(f"/sys/dev/block/{number}/{attribute}").read_text().strip()
+        for number in numbers
+        for attribute in ("device/model", "device/vendor", "dm/name", "device/state")
+        if os.access(f"/sys/dev/block/{number}/{attribute}", os.R_OK)
+    }
+    assert {k: found.get(*k) for k in expected} == expected
+    assert found.get(numbers[0], "no/such/attribute") is None
