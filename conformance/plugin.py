@@ -171,17 +171,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         shown.label = callspec.id if callspec is not None else item.name
     logs = item.config.stash.get(_LOGS_KEY, ())
     item.stash[_LOG_OFFSETS_KEY] = {path: _size(path) for path in logs}
+    reason = skip_reason(item)
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def skip_reason(item: pytest.Item) -> str | None:
+    """Why the test does not apply to its storage entry (a capability switched off, a
+    kind of volume it is not for), or None. Also keeps such tests' sets from being made."""
     entry = _entry_of(item)
     if entry is None:
-        return
+        return None
     for mark in item.iter_markers():
         if mark.name in inv.CAPABILITY_NAMES and not getattr(entry.capabilities, mark.name):
-            pytest.skip(
+            return (
                 f"storage '{entry.name}' declares capabilities.{mark.name}: false in the inventory"
             )
         if mark.name in KINDS and not KINDS[mark.name][1](entry):
             kind = "a Block volume" if entry.volume_mode is inv.VolumeMode.BLOCK else entry.fs_type
-            pytest.skip(f"only for entries {KINDS[mark.name][0]}; storage '{entry.name}' is {kind}")
+            return f"only for entries {KINDS[mark.name][0]}; storage '{entry.name}' is {kind}"
+    return None
 
 
 # --- the run: identity, target cluster, nodes --------------------------------------------
@@ -406,8 +415,10 @@ def _module(item: pytest.Item) -> str:
 
 
 def _set_key(item: pytest.Item, disruptive_modules: set[str]) -> sets.SetKey | None:
-    """The set a test uses (None if it uses none)."""
+    """The set a test uses (None if it uses none, or will be skipped before it would)."""
     if not {"deployed", "statefulset"} & set(getattr(item, "fixturenames", ())):
+        return None
+    if skip_reason(item) is not None:
         return None
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("case") if callspec is not None else None
