@@ -40,13 +40,13 @@ STATE_ROOT_ENV = "CONFORMANCE_SIM_STATE_ROOT"  # where started clusters (the sim
 
 # What kind of volume an entry gives, as a marker: a test marked so skips other entries.
 KINDS: dict[str, tuple[str, Callable[[inv.Storage], bool]]] = {
-    "filesystem": ("volumeMode Filesystem", lambda e: e.volume_mode is inv.VolumeMode.FILESYSTEM),
-    "block": (
-        "volumeMode Block (a raw device in the pod)",
-        lambda e: e.volume_mode is inv.VolumeMode.BLOCK,
+    "filesystem": (
+        "with volumeMode Filesystem",
+        lambda e: e.volume_mode is inv.VolumeMode.FILESYSTEM,
     ),
-    "disk": ("backed by a block device (not a file share)", lambda e: not e.share),
-    "share": ("network file shares (nfs, cifs, cephfs, fuse.*)", lambda e: e.share),
+    "block": ("with volumeMode Block", lambda e: e.volume_mode is inv.VolumeMode.BLOCK),
+    "disk": ("backed by a disk (not a file share)", lambda e: not e.share),
+    "share": ("that are file shares (nfs, cifs, cephfs, fuse.*)", lambda e: e.share),
 }
 
 MARKERS: dict[str, str] = {
@@ -54,7 +54,7 @@ MARKERS: dict[str, str] = {
         name: f"needs the storage capability '{name}' (skipped where the inventory says false)"
         for name in inv.CAPABILITY_NAMES
     },
-    **{name: f"only for storage entries that are {what}" for name, (what, _) in KINDS.items()},
+    **{name: f"only for storage entries {what}" for name, (what, _) in KINDS.items()},
     "disruptive": "changes cluster state others may see (deletes pods, scales sets); runs serially",
     "slow": "takes more than a few seconds per parameter set",
 }
