@@ -488,7 +488,7 @@ def set_pool(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iter
     _fingerprint(request, run, cluster, classes)
     ahead = not hasattr(config, "workerinput") and config.getoption("dist", "no") == "no"
     limit = run.inventory.workload.max_concurrent_sets
-    pool = sets.SetPool(cluster, make, limit=limit if ahead else None, workers=limit)
+    pool = sets.SetPool(make, limit=limit if ahead else None, workers=limit)
     config.stash[_POOL_KEY] = pool
     if ahead:
         items = request.session.items

@@ -22,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from conformance import evidence, progress
-from conformance.cluster import Cluster
 from conformance.deployments import Case, Deployment
 
 PROGRESS_TICK = 5.0  # seconds between progress reports while a test waits for its set
@@ -102,13 +101,11 @@ class SetPool:
 
     def __init__(
         self,
-        cluster: Cluster,
         make: Callable[[SetKey], tuple[Deployment, Callable[[], None]]],
         *,
         limit: int | None,
         workers: int,
     ) -> None:
-        self._cluster = cluster
         self._make = make  # -> (a Deployment in a fresh namespace, how to delete it)
         self._slots = _Slots(limit)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="set")

@@ -53,7 +53,7 @@ def pool_and_log(monkeypatch: pytest.MonkeyPatch) -> Any:
 
         return FakeDeployment(name, gates.get(name), name.startswith("bad")), delete
 
-    pool = sets.SetPool(None, make, limit=2, workers=2)  # type: ignore[arg-type]
+    pool = sets.SetPool(make, limit=2, workers=2)
     yield pool, log, gates, peak
     pool.close()
 
