@@ -7,6 +7,8 @@ Suites hold one of these per parameter set; it knows the names upstream derives
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,10 +81,22 @@ class Deployment:
 
     # --- deploying --------------------------------------------------------------------
 
+    def variant(self, suffix: str) -> Deployment:
+        """Another set of this case in the same namespace, named ``<set>-<suffix>``: for
+        tests that need a set shaped otherwise (a policy, a strategy, more templates)."""
+        return dataclasses.replace(
+            self, set_name=f"{self.set_name}-{suffix}", app_label="", manifests=[]
+        )
+
     def build(
-        self, *, replicas: int | None = None, retention: dict[str, str] | None = None
+        self,
+        *,
+        replicas: int | None = None,
+        retention: dict[str, str] | None = None,
+        shape: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        """The Service and StatefulSet manifests for this case."""
+        """The Service and StatefulSet manifests for this case; ``shape`` edits the
+        StatefulSet manifest in place (an update strategy, a security context...)."""
         self.manifests = [
             workloads.headless_service(self.set_name, self.set_name, self.labels),
             workloads.statefulset(
@@ -98,13 +112,19 @@ class Deployment:
                 claim_template=self.claim_template,
             ),
         ]
+        if shape is not None:
+            shape(self.manifests[-1])
 
     def deploy(
-        self, *, replicas: int | None = None, retention: dict[str, str] | None = None
+        self,
+        *,
+        replicas: int | None = None,
+        retention: dict[str, str] | None = None,
+        shape: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         """Apply the manifests and wait until every pod is Ready and every claim Bound."""
-        if not self.manifests or retention is not None or replicas is not None:
-            self.build(replicas=replicas, retention=retention)
+        if not self.manifests or retention is not None or replicas is not None or shape:
+            self.build(replicas=replicas, retention=retention, shape=shape)
         count = self.case.replicas if replicas is None else replicas
         for manifest in self.manifests:
             # a re-created set finds its Service still there

@@ -302,6 +302,12 @@ class Capabilities(Strict):
     exec: bool = True  # volumes hold files readable by exec into the pod
     scsi: bool = False  # the volume appears as a SCSI disk (lsscsi) on the node
     multinode: bool = True  # a volume may follow its pod to another node
+    # upstream's DriverInfo capabilities of the same meaning (off unless declared)
+    expansion: bool = False  # controllerExpansion: a claim can be resized (allowVolumeExpansion)
+    online_expansion: bool = False  # onlineExpansion: grows while its pod runs
+    topology: bool = False  # volumes are reachable from some nodes only (allowedTopologies)
+    fs_group: bool = False  # fsGroup: the kubelet gives the pod's group the volume's files
+    rwop: bool = False  # readWriteOncePod: ReadWriteOncePod claims admit one pod only
 
 
 CAPABILITY_NAMES: tuple[str, ...] = tuple(Capabilities.model_fields)

@@ -57,6 +57,8 @@ MARKERS: dict[str, str] = {
     **{name: f"only for storage entries {what}" for name, (what, _) in KINDS.items()},
     "disruptive": "changes cluster state others may see (deletes pods, scales sets); runs serially",
     "slow": "takes more than a few seconds per parameter set",
+    "per_entry": "runs once per storage entry (its first replica count and pod management "
+    "policy), not for every case: for behaviours the policy does not change",
 }
 
 _INVENTORY_KEY = pytest.StashKey[inv.Inventory]()
@@ -150,6 +152,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("storage", entries, ids=[entry.name for entry in entries])
     if "case" in metafunc.fixturenames:
         cases = [Case(*params) for params in inv.iter_parameters(loaded)]
+        if metafunc.definition.get_closest_marker("per_entry") is not None:
+            firsts: dict[str, Case] = {}
+            for case in cases:
+                firsts.setdefault(case.storage.name, case)
+            cases = list(firsts.values())
         metafunc.parametrize("case", cases, ids=[c.id for c in cases], scope="module")
 
 

@@ -3,8 +3,6 @@ a re-created set re-attaches the same volumes with the data intact."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from conformance import checks, evidence, observe, probes
@@ -47,7 +45,7 @@ def test_claims_survive_set_deletion_and_reattach_with_data(deployed: Deployment
 
 def test_claims_go_with_the_set_under_the_delete_policy(statefulset: Deployment) -> None:
     evidence.label_suite("deletion", "Delete: claims removed")
-    dep = dataclasses.replace(statefulset, set_name=f"{statefulset.set_name}-del", manifests=[])
+    dep = statefulset.variant("del")
     dep.deploy(retention={"whenDeleted": "Delete", "whenScaled": "Retain"})
     _delete_set_and_wait(dep)
     left = dep.cluster.wait_claims_gone(dep.namespace, dep.claim_names())
