@@ -45,6 +45,18 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _from_driver_manifest(args: argparse.Namespace) -> int:
+    from conformance import driver_manifest
+
+    try:
+        converted = driver_manifest.load(args.path)
+    except driver_manifest.ManifestError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    print(converted.render(), end="")
+    return EXIT_OK
+
+
 def _convert_petset(args: argparse.Namespace) -> int:
     from conformance import workloads
 
@@ -262,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
     schema = inv_commands.add_parser("schema", help="print the inventory's JSON Schema")
     schema.set_defaults(handler=_schema)
+    manifest = inv_commands.add_parser(
+        "from-driver-manifest",
+        help="print an inventory entry for upstream's external storage driver manifest "
+        "(e2e.test -storage.testdriver), saying what became of each field",
+    )
+    manifest.add_argument("path", metavar="DRIVER_YAML")
+    manifest.set_defaults(handler=_from_driver_manifest)
 
     for entry in metadata.entry_points(group=COMMANDS_GROUP):
         try:

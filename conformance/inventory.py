@@ -545,9 +545,7 @@ def parse(
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(error, root) for error in exc.errors()]
-        problems.sort(key=lambda problem: problem.line or 0)
-        raise InventoryError(source, problems) from None
+        raise InventoryError(source, validation_problems(exc, root, Inventory)) from None
     problems = _provider_problems(inventory, root)
     if problems:
         raise InventoryError(source, problems)
@@ -564,19 +562,28 @@ def _provider_problems(inventory: Inventory, root: yaml.Node | None) -> list[Pro
     try:
         found = providers.get(name).problems(settings)
     except providers.ProviderError as exc:
-        return [Problem(format_path(base), str(exc), _line_of(root, base))]
+        return [Problem(format_path(base), str(exc), line_of(root, base))]
     return [
-        Problem(format_path(base + loc), message, _line_of(root, base + loc))
+        Problem(format_path(base + loc), message, line_of(root, base + loc))
         for loc, message in found
     ]
 
 
-def _problem(error: Any, root: yaml.Node | None) -> Problem:
+def validation_problems(
+    exc: ValidationError, root: yaml.Node | None, model: type[BaseModel]
+) -> list[Problem]:
+    """Each of pydantic's errors as a field path, the line it is written on, and what is
+    allowed there; in the file's order. Also for other YAML files the harness reads."""
+    problems = [_problem(error, root, model) for error in exc.errors()]
+    return sorted(problems, key=lambda problem: problem.line or 0)
+
+
+def _problem(error: Any, root: yaml.Node | None, model: type[BaseModel]) -> Problem:
     loc = tuple(error["loc"])
     path = format_path(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], model)
         message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
     elif kind == "missing":
         message = "required field is missing"
@@ -590,7 +597,7 @@ def _problem(error: Any, root: yaml.Node | None) -> Problem:
         given = error.get("input")
         if kind != "value_error" and isinstance(given, (str, int, float, bool)):
             message += f"; got {given!r}"
-    return Problem(path, message, _line_of(root, loc))
+    return Problem(path, message, line_of(root, loc))
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
@@ -604,8 +611,8 @@ def format_path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = Inventory
+def _allowed_keys(loc: tuple[Any, ...], top: type[BaseModel]) -> list[str]:
+    model: Any = top
     for part in loc:
         if isinstance(part, int):
             continue
@@ -628,7 +635,7 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the deepest YAML node along ``loc`` that exists."""
     node = root
     line = None if node is None else node.start_mark.line + 1
@@ -692,9 +699,12 @@ __all__ = [
     "InventoryError",
     "Problem",
     "Storage",
+    "format_path",
     "iter_parameters",
     "json_schema",
+    "line_of",
     "load",
     "parameter_id",
     "parse",
+    "validation_problems",
 ]
