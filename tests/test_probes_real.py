@@ -32,6 +32,7 @@ KIND_BY_DIR = {
     "mount": "mount",
     "findmnt": "findmnt",
     "multipath": "multipath",
+    "fio": "fio",
 }
 
 
@@ -100,6 +101,8 @@ def test_every_capture_is_read_by_conformance_probe_parse(path: Path) -> None:
         ("findmnt", '{"filesystems": [{"source": "/dev/sdb"}]}', "without 'target'"),
         ("multipath", "size=6.0G features='0' hwhandler='0' wp=rw\n", "line 1: expected a map"),
         ("hostname", "web-0\nweb-1\n", "expected one line"),
+        ("fio", "fio: pid=0, err=2/file:filesetup.c:174\n", "line 1: no JSON object"),
+        ("fio", '{\n  "jobs" : [\n    {"jobname": "x",}\n  ]\n}\n', "line 3: not JSON"),
     ],
 )
 def test_unreadable_text_exits_1_with_one_line(kind: str, text: str, where: str) -> None:
@@ -735,3 +738,58 @@ def test_lsblk_inverse_tree_of_a_multipath_map() -> None:
         ("sdc", MajorMinor(8, 32), "NETAPP", "LUN C-Mode", "iscsi"),
     ]
     assert probes.underlying_devices(devices, MajorMinor(253, 0)) == []  # not the default tree
+
+
+# ---------------------------------------------------------------------------------------
+# fio --output-format=json
+# ---------------------------------------------------------------------------------------
+
+
+def fio(name: str) -> dict[tuple[str, str], probes.FioFigures]:
+    return {(f.job, f.direction): f for f in probes.parse_fio_json(body(f"fio/{name}"))}
+
+
+def test_fio3_total_latency_percentiles_are_read_in_ms_when_clat_has_none() -> None:
+    found = fio("superbench-3.16-nvme-randrw-lat-percentiles.txt")
+    read = found[("rand_read_write", "read")]
+    assert read.iops == pytest.approx(85138.890741)
+    assert read.mib_per_s == pytest.approx(340570 / 1024)  # "bw" : 340570 (KiB/s)
+    assert (read.p50_ms, read.p99_ms, read.p999_ms) == pytest.approx((1.417216, 2.244608, 3.620864))
+    assert read.latency == "total"  # lat_percentiles=1: under lat_ns, not clat_ns
+    assert found[("rand_read_write", "write")].p99_ms == pytest.approx(2.072576)
+    assert len(found) == 2  # trim moved no data
+
+
+def test_fio2_completion_latency_is_in_microseconds_and_its_padding_is_ignored() -> None:
+    found = fio("pkb-2.17-gce-pd-randread-16k.txt")
+    read = found[("rand_16k_read_100%-io-depth-1-num-jobs-2", "read")]
+    assert read.iops == pytest.approx(8086.673998)
+    assert (read.p50_ms, read.p99_ms, read.p999_ms) == pytest.approx((0.096, 1.352, 1.896))
+    assert read.latency == "completion"
+    assert {direction for _, direction in found} == {"read", "write"}
+
+
+def test_every_job_of_a_multi_job_run_is_read() -> None:
+    found = fio("pkb-2.1.4-sample-five-jobs.txt")
+    assert [job for job, _ in found] == [
+        "sequential_write",
+        "sequential_read",
+        "random_write_test",
+        "random_read_test",
+        "random_read_test_parallel",
+    ]
+    assert found[("random_write_test", "write")].p999_ms == pytest.approx(3.216)
+
+
+def test_a_run_without_latency_measurement_has_figures_but_no_percentiles() -> None:
+    found = fio("kubestr-3.20-pvc-gtod-reduce.txt")
+    read = found[("read_iops", "read")]
+    assert read.iops > 0
+    assert (read.p50_ms, read.p99_ms, read.p999_ms, read.latency) == (None, None, None, "")
+
+
+def test_notes_fio_prints_before_its_json_are_skipped() -> None:
+    text = "note: both iodepth >= 1 and synchronous I/O engine are selected\n" + body(
+        "fio/kubestr-3.20-pvc-gtod-reduce.txt"
+    )
+    assert len(probes.parse_fio_json(text)) == 2

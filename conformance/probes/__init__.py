@@ -35,6 +35,14 @@ from conformance.probes.findmnt import (
     findmnt_command,
     parse_findmnt_json,
 )
+from conformance.probes.fio import (
+    JOBS,
+    FioFigures,
+    FioJob,
+    cleanup_command,
+    fio_command,
+    parse_fio_json,
+)
 from conformance.probes.getent import HostEntry, getent_hosts_command, parse_getent_hosts
 from conformance.probes.hostname import HOSTNAME, HOSTNAME_PROC, parse_hostname
 from conformance.probes.kubelet_paths import (
@@ -97,6 +105,7 @@ __all__ = [
     "FINDMNT_DEVNUM",
     "HOSTNAME",
     "HOSTNAME_PROC",
+    "JOBS",
     "KUBELET_ROOT",
     "LSBLK",
     "LSSCSI",
@@ -112,6 +121,8 @@ __all__ = [
     "BlockDevice",
     "Checksum",
     "FindmntEntry",
+    "FioFigures",
+    "FioJob",
     "HostEntry",
     "KubeletVolumePath",
     "LsscsiListing",
@@ -129,12 +140,14 @@ __all__ = [
     "ScsiDevice",
     "SysfsAttributes",
     "checksum_command",
+    "cleanup_command",
     "container_id",
     "container_pids_command",
     "find_block_devices",
     "find_mount",
     "find_scsi_device",
     "findmnt_command",
+    "fio_command",
     "getent_hosts_command",
     "is_read_write",
     "kubelet_mounts_of",
@@ -146,6 +159,7 @@ __all__ = [
     "mountinfo_of",
     "parse_checksum",
     "parse_findmnt_json",
+    "parse_fio_json",
     "parse_getent_hosts",
     "parse_hostname",
     "parse_kubelet_volume_path",

@@ -11,6 +11,7 @@ from typing import Any
 from conformance.probes.checksum import parse_checksum
 from conformance.probes.common import MajorMinor, ProbeProblem
 from conformance.probes.findmnt import parse_findmnt_json
+from conformance.probes.fio import parse_fio_json
 from conformance.probes.getent import parse_getent_hosts
 from conformance.probes.hostname import parse_hostname
 from conformance.probes.lsblk import parse_lsblk
@@ -71,6 +72,7 @@ KINDS: dict[str, ProbeKind] = {
         ProbeKind("mount", "mount (util-linux or busybox)", _items("mounts", parse_mount)),
         ProbeKind("findmnt", "findmnt -J", _items("filesystems", parse_findmnt_json)),
         ProbeKind("multipath", "multipath -ll", _items("maps", parse_multipath)),
+        ProbeKind("fio", "fio --output-format=json", _items("figures", parse_fio_json)),
         ProbeKind("getent", "getent hosts NAME", _items("hosts", parse_getent_hosts)),
         ProbeKind("hostname", "hostname", _items("hostname", _one(parse_hostname))),
         ProbeKind(
