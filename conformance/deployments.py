@@ -167,6 +167,28 @@ class Deployment:
         )
         return self.cluster.call(self.cluster.core.read_namespaced_pod, name, self.namespace)
 
+    def start_beside(self, pod: str, image: str, *, suffix: str) -> str:
+        """A pod of ``image`` on ``pod``'s node mounting its claim (a tool the workload
+        image lacks); Running. Its name; the caller deletes it."""
+        name = f"{pod}-{suffix}"
+        node = self.cluster.call(self.cluster.core.read_namespaced_pod, pod, self.namespace)
+        claim = self.claim_of_pod(node)
+        manifest = workloads.claim_pod(
+            name,
+            claim or "",
+            workload=self.inventory.workload,
+            labels=self.labels,
+            on_node=node.spec.node_name,
+            image=image,
+        )
+        self.cluster.apply(manifest, self.namespace)
+        self.cluster.wait_pods(
+            self.namespace,
+            lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
+            what=f"{name} ({image}) Running beside {pod}",
+        )
+        return name
+
     def apply_manifest(self, manifest: dict[str, Any]) -> None:
         """Deploy a manifest someone else wrote (e.g. a converted PetSet)."""
         self.cluster.apply(manifest, self.namespace)

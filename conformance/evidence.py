@@ -134,3 +134,12 @@ def label_suite(feature: str, story: str) -> None:
 def parameters(**values: object) -> None:
     for key, value in values.items():
         allure.dynamic.parameter(key, str(value))
+
+
+FIGURES_PREFIX = "conformance_figures_"
+
+
+def record_figures(item: Any, kind: str, figures: Any) -> None:
+    """Figures a test measured (e.g. fio's), for the run's summary: they travel with the
+    test's report (also from pytest-xdist workers), so they must be plain JSON data."""
+    item.user_properties.append((FIGURES_PREFIX + kind, figures))

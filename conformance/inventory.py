@@ -312,6 +312,41 @@ class Capabilities(Strict):
 
 CAPABILITY_NAMES: tuple[str, ...] = tuple(Capabilities.model_fields)
 
+
+class Threshold(Strict):
+    """What one fio job must reach on this storage; a miss fails the performance check."""
+
+    min_iops: PositiveFloat | None = None
+    min_mib_per_s: PositiveFloat | None = None
+    max_p50_ms: PositiveFloat | None = None
+    max_p99_ms: PositiveFloat | None = None
+    max_p999_ms: PositiveFloat | None = None
+
+
+FioJobName = Literal["randread_4k", "randwrite_4k", "seqread_1m", "seqwrite_1m"]
+FIO_JOB_NAMES: tuple[FioJobName, ...] = ("randread_4k", "randwrite_4k", "seqread_1m", "seqwrite_1m")
+
+
+class Performance(Strict):
+    """fio in the set's pods on the mounted volume: figures always, a verdict only where a
+    job has a threshold. Short by default: seconds per job, not a benchmark campaign."""
+
+    jobs: list[FioJobName] = Field(default_factory=lambda: list(FIO_JOB_NAMES), min_length=1)
+    runtime: Annotated[float, Field(gt=0, le=3600)] = 2.0  # seconds per job
+    iodepth: Annotated[int, Field(ge=1, le=1024)] = 4
+    size: Quantity = "32Mi"  # of the file fio lays out (ignored for Block volumes)
+    ioengine: str = "libaio"
+    direct: bool = True  # O_DIRECT: the volume's speed, not the page cache's
+    randread_4k: Threshold | None = None
+    randwrite_4k: Threshold | None = None
+    seqread_1m: Threshold | None = None
+    seqwrite_1m: Threshold | None = None
+
+    def threshold(self, job: str) -> Threshold | None:
+        found: Threshold | None = getattr(self, job)
+        return found
+
+
 _PLUGIN_DIR = re.compile(r"^[a-z0-9.\-]+~[a-z0-9.\-]+$")
 
 
@@ -332,6 +367,7 @@ class Storage(Strict):
     kubelet_plugin_dir: str = "kubernetes.io~csi"
     expect: Expectations = Field(default_factory=Expectations)
     capabilities: Capabilities = Field(default_factory=Capabilities)
+    performance: Performance = Field(default_factory=Performance)
 
     @field_validator("kubelet_plugin_dir")
     @classmethod
@@ -391,6 +427,9 @@ class Workload(Strict):
     # StatefulSets that may exist at once when the run deploys them ahead: volume attach
     # limits per node are real (EBS: 25-39 per Nitro instance; many SANs fewer LUNs)
     max_concurrent_sets: Annotated[int, Field(ge=1, le=64)] = 4
+    # where fio runs when the workload image has none: a pod of this image beside the
+    # set's pod, on its node, mounting the same claim (kubestr's image: Alpine with fio)
+    fio_image: str = "ghcr.io/kastenhq/kubestr:latest"
 
 
 class Timeouts(Strict):

@@ -462,3 +462,60 @@ __all__ = [
     "write_payload",
     "write_raw",
 ]
+
+
+# --- performance ---------------------------------------------------------------------------
+
+FIO_FILE = ".conformance-fio"
+FIO_MISSING = 127  # sh's exit status for a command it cannot find
+
+
+@dataclass(frozen=True)
+class FioRun:
+    """What fio measured in one pod (or in the fio pod beside it)."""
+
+    pod: str
+    ran_in: str  # "the workload container", or the fio pod's name
+    exit_code: int
+    error: str  # fio's complaint, or why its output could not be read
+    figures: tuple[probes.FioFigures, ...]
+    output: str  # fio's JSON, for the evidence
+
+
+def run_fio(dep: Deployment, pod: str) -> FioRun:
+    """fio's jobs on the pod's volume: in the workload container when its image has fio,
+    else in a pod of ``workload.fio_image`` beside it on its node, mounting the same claim."""
+    perf = dep.case.storage.performance
+    block = dep.case.storage.volume_mode.value == "Block"
+    path = dep.case.storage.device_path if block else f"{dep.mount_path}/{FIO_FILE}"
+    argv = probes.fio_command(
+        path,
+        list(perf.jobs),
+        size=perf.size,
+        runtime=perf.runtime,
+        iodepth=perf.iodepth,
+        ioengine=perf.ioengine,
+        direct=perf.direct,
+    )
+    timeout = perf.runtime * len(perf.jobs) + dep.cluster.timeouts.command + 60
+    where, target = "the workload container", pod
+    probe = dep.exec(pod, ["sh", "-c", "command -v fio"])
+    if probe.exit_code != 0 and not block:
+        target = dep.start_beside(pod, dep.inventory.workload.fio_image, suffix="fio")
+        where = f"pod {target} ({dep.inventory.workload.fio_image}) beside it"
+    try:
+        with evidence.step(f"fio {', '.join(perf.jobs)} on {path} in {where} of {pod}"):
+            result = dep.cluster.exec(dep.namespace, target, list(argv), timeout=timeout)
+            if not block:
+                dep.cluster.exec(dep.namespace, target, list(probes.cleanup_command(path)))
+    finally:
+        if target != pod:
+            dep.cluster.delete_pod(dep.namespace, target)
+    figures: tuple[probes.FioFigures, ...] = ()
+    error = result.stderr.strip() if result.exit_code != 0 else ""
+    if result.exit_code == 0:
+        try:
+            figures = tuple(probes.parse_fio_json(result.stdout))
+        except probes.ProbeParseError as exc:
+            error = str(exc)
+    return FioRun(pod, where, result.exit_code, error, figures, result.stdout)

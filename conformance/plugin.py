@@ -604,6 +604,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             suite=module.removeprefix("test_"),
             outcome=outcome,
             message=str(props.get("conformance_message", "")),
+            figures={
+                key.removeprefix(evidence.FIGURES_PREFIX): value
+                for key, value in report.user_properties
+                if key.startswith(evidence.FIGURES_PREFIX)
+            },
         )
     )
 

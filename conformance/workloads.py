@@ -215,21 +215,26 @@ def claim_pod(
     workload: Workload,
     labels: Mapping[str, str],
     avoid_node: str | None = None,
+    on_node: str | None = None,
+    image: str | None = None,
 ) -> Manifest:
     """A plain pod mounting an existing claim at the mount path, kept off ``avoid_node``
-    (a second reader of a ReadWriteMany claim on another node)."""
+    (a second reader of a ReadWriteMany claim on another node) or put on ``on_node`` (a
+    tool beside the pod that has the claim: a ReadWriteOnce volume is one node's)."""
     spec: Manifest = {
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "containers": [
             {
                 "name": CONTAINER_NAME,
-                "image": workload.image,
+                "image": image or workload.image,
                 "command": list(DEFAULT_COMMAND),
                 "volumeMounts": [{"name": "claim", "mountPath": workload.mount_path}],
             }
         ],
         "volumes": [{"name": "claim", "persistentVolumeClaim": {"claimName": claim}}],
     }
+    if on_node:
+        spec["nodeName"] = on_node
     if avoid_node:
         term = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
         spec["affinity"] = {

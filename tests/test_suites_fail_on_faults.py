@@ -153,6 +153,12 @@ PROOFS: dict[str, list[Proof]] = {
     "test_block_volumes.py::test_raw_data_at_an_offset_survives_the_pod_being_recreated": [
         Proof("data-loss-on-reattach", "reads back sha256", entry="sim-csi-block"),
     ],
+    "test_performance.py::test_the_volume_performs_as_the_inventory_asks": [
+        Proof(
+            "slow-volume",
+            ", below min_iops 1000 (storage 'datera-iscsi' performance.randwrite_4k)",
+        ),
+    ],
     "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
         Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
     ],

@@ -21,6 +21,7 @@ from conformance.checks.claims import (
 from conformance.checks.data import payload_intact, written
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.performance import fio_ran, performance_within
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.volumes import (
@@ -49,12 +50,14 @@ __all__ = [
     "deleted_highest_first",
     "device_stack",
     "fail_on",
+    "fio_ran",
     "hostname_is",
     "kept_claim_and_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
     "not_on_the_nodes_own_disk",
     "payload_intact",
+    "performance_within",
     "pods_mount_their_claims",
     "pods_ready",
     "resolves",

@@ -20,6 +20,7 @@ class Outcome:
     suite: str  # module name without test_
     outcome: str  # passed | failed | skipped (errors count as failed)
     message: str = ""  # the first line of the failure
+    figures: dict[str, Any] = field(default_factory=dict)  # kind -> what the test measured
 
 
 @dataclass
@@ -61,7 +62,11 @@ class Summary:
             "duration": round(self.duration, 1),
             "verdict": self.verdict,
             "entries": {
-                entry: {"verdict": self.verdict_of(entry), "suites": suites}
+                entry: {
+                    "verdict": self.verdict_of(entry),
+                    "suites": suites,
+                    **self.figures_of(entry),
+                }
                 for entry, suites in sorted(counts.items())
             },
             "failures": [
@@ -69,6 +74,31 @@ class Summary:
                 for f in self.failures
             ],
         }
+
+    def figures_of(self, entry: str) -> dict[str, Any]:
+        """What the entry's tests measured, by kind (e.g. performance: pod -> figures)."""
+        found: dict[str, Any] = {}
+        for outcome in self.outcomes:
+            if outcome.entry == entry:
+                for kind, figures in outcome.figures.items():
+                    found.setdefault(kind, {}).update(figures)
+        return found
+
+    def performance_lines(self) -> list[str]:
+        """fio's figures per entry, pod and job, for the console."""
+        lines: list[str] = []
+        for entry in sorted({o.entry for o in self.outcomes}):
+            for pod, figures in sorted(self.figures_of(entry).get("performance", {}).items()):
+                for f in figures:
+                    p99 = "-" if f.get("p99_ms") is None else f"{f['p99_ms']:.2f}"
+                    lines.append(
+                        f"{entry:<16} {pod:<12} {f['job']:<13} {f['iops']:>10.0f} "
+                        f"{f['mib_per_s']:>9.1f} {p99:>8}"
+                    )
+        if lines:
+            head = f"{'storage entry':<16} {'pod':<12} {'fio job':<13} {'IOPS':>10} "
+            lines.insert(0, head + f"{'MiB/s':>9} {'p99 ms':>8}")
+        return lines
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +123,7 @@ class Summary:
                 row.append(f"{text:>{cell}}")
             lines.append(f"{entry:<{width}}  " + "  ".join(row) + f"  {self.verdict_of(entry)}")
         lines.append("(passed/failed/skipped per suite)")
+        lines += self.performance_lines()
         for failure in self.failures:
             lines.append(
                 f"FAILED [{failure.entry}] {failure.suite}: {failure.test.split('::')[-1]}"

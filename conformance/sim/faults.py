@@ -112,6 +112,13 @@ CATALOG: tuple[Fault, ...] = (
         "the disk cannot be shown to be this volume",
     ),
     Fault(
+        "slow-volume",
+        "node",
+        ValueKind.SWITCH,
+        "volumes are slow disks: the kernel's block throttle holds each to 200 IOPS and "
+        "8 MiB/s each way, so fio's figures miss the inventory's performance thresholds",
+    ),
+    Fault(
         "corrupt-writes",
         "node",
         ValueKind.SWITCH,

@@ -114,6 +114,7 @@ REQUIRED_TOOLS = {
     "blkdiscard": "util-linux",  # zeroes a raw Block volume (fault data-loss-on-reattach)
     "sshfs": "sshfs",  # nodes mount file shares from the share server
     "fusermount3": "fuse3",
+    "fio": "fio",  # pods' images are the node's /usr: the performance suite's fio
 }
 
 

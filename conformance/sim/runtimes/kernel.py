@@ -51,6 +51,7 @@ from conformance.sim.kernel import (
     pods,
     shares,
     stacks,
+    throttle,
 )
 from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost, enter, run
 from conformance.sim.runtimes.base import (
@@ -475,6 +476,13 @@ class KernelRuntime:
             path_down=self.faults.on("multipath-path-down"),
             no_scsi_device=self.faults.on("no-scsi-device"),
         )
+        devices_used = _devices_of(volume, attachment)
+        await self._blocking(throttle.clear, devices_used)
+        if self.faults.on("slow-volume"):
+            try:
+                await self._blocking(throttle.throttle, devices_used)
+            except throttle.ThrottleUnavailable as exc:
+                raise RuntimeFailure(str(exc), reason=FAILED_ATTACH) from exc
         self.attached[(node, name)] = attachment
         self.ever_attached.add(name)
 
@@ -484,6 +492,9 @@ class KernelRuntime:
         host_node = self.nodes.get(node)
         if attachment is not None and host_node is not None:
             try:
+                volume = self.volumes.get(name)
+                if volume is not None:
+                    await self._blocking(throttle.clear, _devices_of(volume, attachment))
                 await self._blocking(stacks.detach, host_node, attachment)
             except (devices.DeviceError, OSError) as exc:
                 log.warning("node %s: detach of %s failed: %s", node, name, exc)
@@ -1045,3 +1056,9 @@ class KernelRuntime:
             await asyncio.to_thread(shares.stop_server, server)
         except Exception as exc:
             log.error("stopping the share server: %s", exc)
+
+
+def _devices_of(volume: devices.Volume, attachment: devices.Attachment) -> set[tuple[int, int]]:
+    """The block devices a pod's I/O to the volume goes through (the volume's loop, and the
+    device the node presents, e.g. a multipath map's)."""
+    return {(volume.major, volume.minor), (attachment.major, attachment.minor)}
