@@ -31,9 +31,7 @@ def test_without_thresholds_any_figures_pass() -> None:
 
 
 def test_a_missed_minimum_names_the_job_figure_value_and_threshold() -> None:
-    (problem,) = checks.performance_within(
-        run(SLOW), perf(randwrite_4k={"min_iops": 2000}), "ebs"
-    )
+    (problem,) = checks.performance_within(run(SLOW), perf(randwrite_4k={"min_iops": 2000}), "ebs")
     assert problem == (
         "web-0: randwrite_4k IOPS is 201, below min_iops 2000 (storage 'ebs' "
         "performance.randwrite_4k)"
@@ -41,9 +39,7 @@ def test_a_missed_minimum_names_the_job_figure_value_and_threshold() -> None:
 
 
 def test_a_missed_latency_bound_names_which_latency() -> None:
-    (problem,) = checks.performance_within(
-        run(SLOW), perf(randwrite_4k={"max_p99_ms": 20}), "ebs"
-    )
+    (problem,) = checks.performance_within(run(SLOW), perf(randwrite_4k={"max_p99_ms": 20}), "ebs")
     assert "randwrite_4k completion p99 latency is 105.40 ms, above max_p99_ms 20 ms" in problem
 
 
@@ -89,6 +85,8 @@ def test_the_chart_draws_a_bar_per_pod_and_job() -> None:
     drawn = perf_chart.svg(
         {"web-0": [dataclasses.asdict(FAST)], "web-1": [dataclasses.asdict(SLOW)]}, "fio on ebs"
     )
-    assert drawn.startswith("<svg") and drawn.count("<rect") == 4
-    assert ">30000<" in drawn and ">105.40<" in drawn
+    assert drawn.startswith("<svg")
+    assert drawn.count("<rect") == 4
+    assert ">30000<" in drawn
+    assert ">105.40<" in drawn
     assert perf_chart.svg({}, "nothing") == ""
