@@ -462,3 +462,30 @@ __all__ = [
     "write_payload",
     "write_raw",
 ]
+
+
+# --- a pod across a disruption ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What a disruption may change about a pod: its identity, node, restarts, readiness."""
+
+    name: str
+    uid: str
+    node: str
+    ready: bool
+    restarts: int  # of its containers, summed
+
+
+def pod_state(pod: Any) -> PodState:
+    """The state of a pod as the API reports it."""
+    statuses = (pod.status.container_statuses if pod.status else None) or []
+    conditions = (pod.status.conditions if pod.status else None) or []
+    return PodState(
+        name=pod.metadata.name,
+        uid=pod.metadata.uid,
+        node=pod.spec.node_name or "",
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        restarts=sum(int(s.restart_count or 0) for s in statuses),
+    )
