@@ -8,6 +8,7 @@ fails with what it last saw: pod phases and conditions, claim status, recent eve
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -236,6 +237,73 @@ class Cluster:
             evidence.attach_command(f"pod {pod}", command, result.exit_code, stdout, stderr)
         return result
 
+    # --- nodes: cordon, drain -------------------------------------------------------
+
+    def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        """Cordon (``spec.unschedulable: true``) or uncordon a node, as kubectl does."""
+        verb = "cordon" if unschedulable else "uncordon"
+        with evidence.step(f"{verb} node {node}"):
+            self.call(self.core.patch_node, node, {"spec": {"unschedulable": unschedulable}})
+
+    @contextmanager
+    def cordoned(self, node: str) -> Iterator[str]:
+        """The node cordoned for the body, uncordoned afterwards even when it failed; a node
+        that was cordoned already stays so."""
+        was = bool(self.call(self.core.read_node, node).spec.unschedulable)
+        if not was:
+            self.set_unschedulable(node, True)
+        try:
+            yield node
+        finally:
+            if not was:
+                self.set_unschedulable(node, False)
+
+    def evict(self, namespace: str, name: str) -> None:
+        """Evict a pod through the Eviction API (policy/v1), as ``kubectl drain`` does: the
+        server deletes it unless a PodDisruptionBudget forbids it (429), which is retried
+        until ``timeouts.delete`` and then reported with the server's reason."""
+        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
+        deadline = time.monotonic() + self.timeouts.delete
+        with evidence.step(f"evict pod {name}"):
+            while True:
+                try:
+                    self.call(self.core.create_namespaced_pod_eviction, name, namespace, body)
+                    return
+                except ApiException as exc:
+                    if exc.status != 429 or time.monotonic() > deadline:
+                        raise ClusterError(
+                            f"pod {name} could not be evicted: {_short(exc)}: {_message(exc)}"
+                        ) from None
+                time.sleep(5.0)  # kubectl drain's retry interval while a budget refuses
+
+    def node_heartbeat(self, node: str) -> str:
+        """The Ready condition's lastHeartbeatTime of a node (RFC 3339), "" if none."""
+        ready = _ready_condition(self.call(self.core.read_node, node))
+        return str(ready.last_heartbeat_time.isoformat()) if ready is not None else ""
+
+    def wait_node_ready(self, node: str, *, after_heartbeat: str = "") -> Any:
+        """Wait until the node is Ready with a heartbeat later than ``after_heartbeat``
+        (its kubelet posted status since), up to ``timeouts.pod_ready``; the Node."""
+
+        def predicate(seen: Seen[Any]) -> bool:
+            ready = _ready_condition(seen.objects.get(node))
+            return (
+                ready is not None
+                and ready.status == "True"
+                and ready.last_heartbeat_time is not None
+                and ready.last_heartbeat_time.isoformat() > after_heartbeat
+            )
+
+        seen = wait_for(
+            self.core.list_node,
+            predicate,
+            timeout=self.timeouts.pod_ready,
+            what=f"node {node} Ready with a heartbeat after {after_heartbeat or 'none'}",
+            describe=lambda s: f"  node {node}: {_describe_ready(s.objects.get(node))}",
+            field_selector=f"metadata.name={node}",
+        )
+        return seen.objects[node]
+
     # --- namespaces -----------------------------------------------------------------
 
     @contextmanager
@@ -356,6 +424,29 @@ class Cluster:
         except (ApiException, HTTPError, OSError) as exc:
             lines.append(f"  (could not describe namespace {namespace}: {_short(exc)})")
         return "\n".join(lines) or "  (namespace is empty)"
+
+
+def _ready_condition(node: Any) -> Any:
+    conditions = (node.status.conditions if node is not None and node.status else None) or []
+    return next((c for c in conditions if c.type == "Ready"), None)
+
+
+def _describe_ready(node: Any) -> str:
+    ready = _ready_condition(node)
+    if ready is None:
+        return "no Ready condition" if node is not None else "not seen"
+    return (
+        f"Ready={ready.status} ({ready.reason}: {ready.message}), last heartbeat "
+        f"{ready.last_heartbeat_time.isoformat() if ready.last_heartbeat_time else '-'}"
+    )
+
+
+def _message(exc: ApiException) -> str:
+    """The message of a Status body the server answered with."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message", "")) or str(exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)
 
 
 MAX_WARNINGS = 10

@@ -198,6 +198,9 @@ class Nodes(Strict):
     address: AddressType = AddressType.INTERNAL_IP
     # the kubelet's --root-dir; unset: found on the node among KUBELET_ROOTS
     kubelet_root: AbsolutePath | None = None
+    # how the disruption suite restarts a node's kubelet, run on the node (kind's nodes and
+    # the simulator's answer it too; k3s: "systemctl restart k3s-agent")
+    kubelet_restart_command: str = Field(default="systemctl restart kubelet", min_length=1)
     ssh: Ssh | None = None
     docker: Docker | None = None
     pod: PodAccess | None = None

@@ -445,8 +445,10 @@ def resolve(dep: Deployment, from_pod: str, target: str) -> Lookup:
 __all__ = [
     "BlockViews",
     "DeviceStack",
+    "FioRun",
     "Hostname",
     "Lookup",
+    "PodState",
     "ReadBack",
     "VolumeViews",
     "Written",
@@ -455,9 +457,11 @@ __all__ = [
     "device_stack",
     "hostname",
     "node_mounts",
+    "pod_state",
     "read_back",
     "read_raw",
     "resolve",
+    "run_fio",
     "volume_views",
     "write_payload",
     "write_raw",
@@ -467,7 +471,6 @@ __all__ = [
 # --- performance ---------------------------------------------------------------------------
 
 FIO_FILE = ".conformance-fio"
-FIO_MISSING = 127  # sh's exit status for a command it cannot find
 
 
 @dataclass(frozen=True)
@@ -519,3 +522,30 @@ def run_fio(dep: Deployment, pod: str) -> FioRun:
         except probes.ProbeParseError as exc:
             error = str(exc)
     return FioRun(pod, where, result.exit_code, error, figures, result.stdout)
+
+
+# --- a pod across a disruption ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What a disruption may change about a pod: its identity, node, restarts, readiness."""
+
+    name: str
+    uid: str
+    node: str
+    ready: bool
+    restarts: int  # of its containers, summed
+
+
+def pod_state(pod: Any) -> PodState:
+    """The state of a pod as the API reports it."""
+    statuses = (pod.status.container_statuses if pod.status else None) or []
+    conditions = (pod.status.conditions if pod.status else None) or []
+    return PodState(
+        name=pod.metadata.name,
+        uid=pod.metadata.uid,
+        node=pod.spec.node_name or "",
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        restarts=sum(int(s.restart_count or 0) for s in statuses),
+    )

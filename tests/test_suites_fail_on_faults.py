@@ -165,6 +165,12 @@ PROOFS: dict[str, list[Proof]] = {
     "test_shares.py::test_pods_on_two_nodes_see_each_others_writes": [
         Proof("share-not-shared", "does not see what web-0 on", entry="share"),
     ],
+    "test_disruption.py::test_a_kubelet_restart_keeps_pods_mounts_and_data": [
+        Proof("kubelet-restart-kills-pods", ": its container restarted when the kubelet restarted"),
+    ],
+    "test_disruption.py::test_a_drained_nodes_pod_moves_with_its_volume_and_data": [
+        Proof("stale-kubelet-mount", " but the kubelet mount of pvc-"),
+    ],
 }
 
 

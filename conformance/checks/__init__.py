@@ -19,6 +19,12 @@ from conformance.checks.claims import (
     volumes_as_declared,
 )
 from conformance.checks.data import payload_intact, written
+from conformance.checks.disruption import (
+    adopted_after_kubelet_restart,
+    mount_kept,
+    moved_off,
+    volume_left_node,
+)
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.performance import fio_ran, performance_within
@@ -40,6 +46,7 @@ def fail_on(problems: list[str]) -> None:
 
 
 __all__ = [
+    "adopted_after_kubelet_restart",
     "block_device",
     "claims_bound",
     "claims_deleted",
@@ -55,6 +62,8 @@ __all__ = [
     "kept_claim_and_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
+    "mount_kept",
+    "moved_off",
     "not_on_the_nodes_own_disk",
     "payload_intact",
     "performance_within",
@@ -64,6 +73,7 @@ __all__ = [
     "scsi_disk",
     "seen_by_the_other_pod",
     "share_source",
+    "volume_left_node",
     "volumes_as_declared",
     "written",
 ]

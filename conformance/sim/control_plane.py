@@ -128,12 +128,18 @@ class SimCluster:
             register_nodes(store, names, self.runtime, subnet)
         else:
             register_nodes(store, names, self.runtime)
+        kubelet = Kubelet(store, self.runtime, self.timing, self.faults)
+        serve_units = getattr(self.runtime, "serve_units", None)
+        if serve_units is not None:  # `systemctl restart kubelet` on a node (kernel/units.py)
+            from conformance.sim.kernel.units import Unit
+
+            serve_units({"kubelet": Unit("kubelet: The Kubernetes Node Agent", kubelet)})
         self.controllers = [
             StatefulSetController(store, self.faults),
             PersistentVolumeController(store, self.runtime, self.timing, self.faults),
             Provisioner(store, self.runtime, self.timing, self.faults),
             Scheduler(store, self.timing),
-            Kubelet(store, self.runtime, self.timing, self.faults),
+            kubelet,
             EndpointsController(store),
             GarbageCollector(store),
             NamespaceController(store),
@@ -229,9 +235,11 @@ class SimCluster:
         app.router.add_delete("/sim/v1/faults/{name}", delete_fault)
 
     def _runtime_routes(self, api: api_server.ApiServer) -> None:
+        from conformance.sim.api import eviction
         from conformance.sim.api import exec as exec_api
 
         exec_api.install(api, self.runtime)
+        eviction.install(api)
 
     def describe(self) -> dict[str, Any]:
         return {

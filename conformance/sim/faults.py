@@ -89,6 +89,13 @@ CATALOG: tuple[Fault, ...] = (
         "a file share is a local directory of each pod's node: the mount source is not the "
         "PV's server:share, and pods on other nodes do not see the writes",
     ),
+    Fault(
+        "kubelet-restart-kills-pods",
+        "node",
+        ValueKind.SWITCH,
+        "a restarted kubelet restarts the containers of its node and remounts their volumes, "
+        "instead of adopting them as they run",
+    ),
     Fault("ssh-drop", "node", ValueKind.RATE, "SSH connections drop mid-session", 0.05),
     Fault("dns-missing", "node", ValueKind.SWITCH, "pods cannot resolve their peers' DNS names"),
     Fault(

@@ -10,7 +10,9 @@ concurrently, one worker task each, as the real kubelet's pod workers do.
 Wiring: ``register_nodes(store, ["node-1", ...], runtime)`` then run
 ``Kubelet(store, runtime, timing, faults=None)``, which brings each node up in the
 runtime (``add_node``) before placing anything there; :func:`set_node_ready` turns a node's Ready
-condition (and the kubelet's willingness to start pods there) off and on.
+condition (and the kubelet's willingness to start pods there) off and on;
+:meth:`Kubelet.stop_on` / :meth:`Kubelet.start_on` stop and start one node's kubelet
+process (``systemctl restart kubelet`` on the node, see kernel/units.py).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ ATTACH_DETACH = "attachdetach-controller"
 KUBELET_VERSION = "v1.32.0"
 NODE_SUBNET = "10.251.0"  # node n (from 1) is 10.251.0.<n+1>; .1 is the host's bridge end
 POD_SUBNET = "10.244"  # node n gets the pod CIDR 10.244.<n>.0/24
+STOP_TIMEOUT = 10.0  # seconds a stopping kubelet lets its pod workers finish
 
 _CONDITION_ORDER = (
     "PodReadyToStartContainers",
@@ -210,6 +213,18 @@ def node_address(node: Obj) -> str:
         if address.get("type") == "InternalIP":
             return str(address.get("address", ""))
     return ""
+
+
+def post_node_status(store: Store, name: str) -> Obj:
+    """A heartbeat: the kubelet posts its node's status (every condition's
+    lastHeartbeatTime moves; statuses stay), as a starting kubelet does at once."""
+
+    def change(node: Obj) -> None:
+        now = now_rfc3339()
+        for condition in node.setdefault("status", {}).setdefault("conditions", []):
+            condition["lastHeartbeatTime"] = now
+
+    return store.mutate(NODE, None, name, change, subresource="status")
 
 
 def set_node_ready(store: Store, name: str, ready: bool) -> Obj:
@@ -435,6 +450,8 @@ class Kubelet(Controller):
         self._dirty: set[QueueKey] = set()
         self._failures: dict[QueueKey, int] = {}
         self._said: set[tuple[str, str]] = set()  # (pod uid, message) of warnings emitted
+        self._stopped: set[str] = set()  # nodes whose kubelet is stopped (systemctl stop)
+        self._deferred: set[QueueKey] = set()  # pods synced while their kubelet was stopped
 
     # --- queue ---------------------------------------------------------------------
 
@@ -538,11 +555,117 @@ class Kubelet(Controller):
             field_path=container_path(container) if container else "",
         )
 
+    # --- the kubelet process (``systemctl stop|start|restart kubelet`` on a node) ---------
+
+    def running_on(self, node: str) -> bool:
+        """Whether the node's kubelet process runs (it does unless stopped)."""
+        return node not in self._stopped
+
+    async def stop_on(self, node: str) -> None:
+        """End the node's kubelet process, as ``systemctl stop kubelet`` does.
+
+        Its pods keep running: containers belong to the runtime, mounts to the node's
+        kernel. Nothing of the node is synced any more (no pod starts, status updates or
+        terminations; deleted pods stay Terminating) and its PLEG stops watching the
+        containers. The work a pod worker is in the middle of completes first (up to
+        ``STOP_TIMEOUT``), as the real kubelet's operations end with its process.
+        """
+        if node in self._stopped:
+            return
+        self._stopped.add(node)
+        for rec in self._records.values():
+            if rec.node == node and rec.watcher is not None:
+                rec.watcher.cancel()
+                rec.watcher = None
+        busy = [task for key, task in self._workers.items() if self._node_of(key) == node]
+        if busy:
+            await asyncio.wait(busy, timeout=STOP_TIMEOUT)
+        log.info("kubelet: stopped on node %s", node)
+
+    async def start_on(self, node: str) -> None:
+        """Start the node's kubelet process again, as ``systemctl start kubelet`` does.
+
+        It posts the node's status at once (a heartbeat, the ``Starting`` event) and
+        adopts the pods still running there: their containers and volume mounts are
+        kept, not restarted or remounted, as the real kubelet reconstructs its volume
+        state from the pods directory and finds the containers in the runtime. Under
+        fault ``kubelet-restart-kills-pods`` it restarts every container of the node
+        instead (its volumes unmounted and mounted again, the restart counted).
+
+        Where it differs: the real kubelet loses its memory and rebuilds it from the
+        runtime and ``/var/lib/kubelet/pods``; this one keeps its pod records across the
+        restart and checks each container is still running by watching it again.
+        """
+        if node not in self._stopped:
+            return
+        self._stopped.discard(node)
+        node_obj = self.store.find(NODE, None, node)
+        if node_obj is not None:
+            record(
+                self.store, node_obj, "Starting", "Starting kubelet.", component=KUBELET, host=node
+            )
+            with contextlib.suppress(errors.ApiError):
+                post_node_status(self.store, node)
+            record(
+                self.store,
+                node_obj,
+                "NodeAllocatableEnforced",
+                "Updated Node Allocatable limit across pods",
+                component=KUBELET,
+                host=node,
+            )
+        kill = self.faults.on("kubelet-restart-kills-pods")
+        for key, rec in list(self._records.items()):
+            if rec.node != node or rec.started is None:
+                continue
+            if kill:
+                await self._restart_container(key, rec)
+            elif rec.watcher is None:
+                rec.watcher = asyncio.create_task(self._watch(key, rec))
+        deferred = {key for key in self._deferred if self._node_of(key) in ("", node)}
+        self._deferred -= deferred
+        for key in deferred | {k for k, r in self._records.items() if r.node == node}:
+            self.enqueue(key)
+        log.info("kubelet: started on node %s", node)
+
+    def _node_of(self, key: QueueKey) -> str:
+        rec = self._records.get(key)
+        if rec is not None:
+            return rec.node
+        pod = self.store.find(POD, *key)
+        return str(((pod or {}).get("spec") or {}).get("nodeName") or "")
+
+    async def _restart_container(self, key: QueueKey, rec: _PodRecord) -> None:
+        """Kill the pod's running container and let the worker start it again (fault
+        kubelet-restart-kills-pods): its volumes are unmounted and mounted anew."""
+        pod = self.store.find(POD, *key)
+        if pod is None or pod["metadata"]["uid"] != rec.uid:
+            return
+        rec.stopping = True
+        if rec.watcher is not None:
+            rec.watcher.cancel()
+            rec.watcher = None
+        try:
+            await self.runtime.stop_pod(rec.node, pod, 0.0)
+        except RuntimeFailure as exc:
+            log.warning("kubelet: pod %s/%s: killing it on restart: %s", *key, exc)
+        self._container_ended(rec, 137, "Error", "", now_rfc3339())
+        rec.started = None
+        rec.mounted = False
+        node = self.store.find(NODE, None, rec.node)
+        if node is not None:  # not Ready until the worker has started it again
+            with contextlib.suppress(errors.ApiError):
+                self._write_status(pod, self._pending_status(pod, node, rec))
+
     # --- sync ----------------------------------------------------------------------
 
     async def _sync(self, key: QueueKey) -> None:
         pod = self.store.find(POD, *key)
         rec = self._records.get(key)
+        node_of = ((pod or {}).get("spec") or {}).get("nodeName") or (rec.node if rec else "")
+        if node_of in self._stopped:  # no kubelet there: the pod waits for it to start
+            self._deferred.add(key)
+            return
         if rec is not None and (pod is None or pod["metadata"]["uid"] != rec.uid):
             await self._teardown(key, rec, 0.0)  # force-deleted, or replaced under the same name
         if pod is None:
@@ -1212,6 +1335,7 @@ __all__ = [
     "node_object",
     "normalize_image",
     "pod_ref",
+    "post_node_status",
     "qos_class",
     "register_nodes",
     "set_node_ready",

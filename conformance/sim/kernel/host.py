@@ -69,6 +69,9 @@ NODE_RECORDS = Path(f"/run/{PREFIX}-nodes")  # <netns name>: "<node state dir>\n
 AGENT_TAG = f"{PREFIX}-agent"  # argv[2] of every node agent (found by clean-up)
 AGENT_SCRIPT = f"{PREFIX}-agent.sh"
 NODE_RUN = f"/run/{PREFIX}-node"  # inside the node: sshd config, keys, pid file
+NODE_BIN = f"{NODE_RUN}/bin"  # inside the node: commands of its own (systemctl, units.py)
+# SSH sessions' PATH: the node's own commands first, then sshd's default for root
+NODE_PATH = f"{NODE_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_KEY = "ssh_host_ed25519_key"
 START_TIMEOUT = 20.0
 STOP_GRACE = 3.0
@@ -90,7 +93,8 @@ ROOT_LAYOUT = """\
 /proc            proc of the node's PID namespace (/proc/1 is the agent)
 /var /run /tmp /root    directories on the root tmpfs (writable); /var/run -> /run
 /var/lib/kubelet        the kubelet root
-/run/cfsim-node  sshd_config, host key, authorized_keys, sshd.pid
+/run/cfsim-node  sshd_config, host key, authorized_keys, sshd.pid; bin/systemctl and
+                 systemd.sock (units.py), first in SSH sessions' PATH
 /run/udev/data   udev database entries of attached disks (udev.py); SSH sessions get
                  SYSTEMD_DEVICE_VERIFY_SYSFS=0 so libudev reads the synthesized /sys
 """
@@ -184,8 +188,9 @@ def _sshd_config(address: str) -> str:
             "X11Forwarding no",
             "MaxStartups 100:30:200",
             "AcceptEnv LANG LC_*",
-            # the node's /sys is synthesized, not sysfs: let libudev read it (udev.py)
-            "SetEnv SYSTEMD_DEVICE_VERIFY_SYSFS=0",
+            # the node's /sys is synthesized, not sysfs: let libudev read it (udev.py);
+            # the node's systemctl (units.py) comes before the host's
+            f"SetEnv SYSTEMD_DEVICE_VERIFY_SYSFS=0 PATH={NODE_PATH}",
             "Subsystem sftp /usr/lib/openssh/sftp-server",
             "",
         ]

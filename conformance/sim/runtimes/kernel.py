@@ -52,6 +52,7 @@ from conformance.sim.kernel import (
     shares,
     stacks,
     throttle,
+    units,
 )
 from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost, enter, run
 from conformance.sim.runtimes.base import (
@@ -272,6 +273,8 @@ class KernelRuntime:
         self._pool = ThreadPoolExecutor(NODE_THREADS, thread_name_prefix="cfsim-node")
         self._share_server_start: asyncio.Task[shares.ShareServer] | None = None
         self.cgroup_root = cgroups.cgroup2_root()  # None: containers get no cgroup
+        self._units: dict[str, units.Unit] = {}  # what the nodes' systemctl reaches
+        self._unit_servers: dict[str, asyncio.AbstractServer] = {}
 
     async def _blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking node operation in the runtime's own threads."""
@@ -315,8 +318,18 @@ class KernelRuntime:
         self._ssh_drop = asyncio.create_task(self._drop_ssh_sessions())
         return self.network.node_subnet
 
+    def serve_units(self, served: dict[str, units.Unit]) -> None:
+        """The units each node's ``systemctl`` reaches (the kubelet); set before the
+        nodes come up."""
+        self._units = dict(served)
+
     async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None:
-        await self._node(name)
+        node = await self._node(name)
+        if self._units and name not in self._unit_servers:
+            try:
+                self._unit_servers[name] = await units.serve(node, self._units)
+            except OSError as exc:  # the node works without: the restart command fails
+                log.warning("node %s: no systemctl: %s", name, exc)
 
     async def _node(self, name: str) -> NodeHost:
         if name in self.nodes:
@@ -991,6 +1004,9 @@ class KernelRuntime:
     # --- shutdown -----------------------------------------------------------------
 
     async def close(self) -> None:
+        for server in self._unit_servers.values():
+            server.close()
+        self._unit_servers.clear()
         if self._ssh_drop is not None:
             self._ssh_drop.cancel()
         # All at once: a run killed by a CI timeout expects its simulator gone in seconds,
