@@ -159,6 +159,16 @@ PROOFS: dict[str, list[Proof]] = {
     "test_shares.py::test_pods_on_two_nodes_see_each_others_writes": [
         Proof("share-not-shared", "does not see what web-0 on", entry="share"),
     ],
+    "test_expansion.py::test_a_resized_claim_grows_its_filesystem_and_keeps_the_data": [
+        Proof("expansion-stalls-on-node", "claim data-web-0: the filesystem at /data in web-0 is"),
+    ],
+    "test_expansion.py::test_a_resized_block_claim_grows_its_device_and_keeps_the_data": [
+        Proof(
+            "expansion-stalls-on-node",
+            "claim data-web-0: the device at /dev/xvda in web-0 is",
+            entry="sim-csi-block",
+        ),
+    ],
 }
 
 

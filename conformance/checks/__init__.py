@@ -19,6 +19,7 @@ from conformance.checks.claims import (
     volumes_as_declared,
 )
 from conformance.checks.data import payload_intact, written
+from conformance.checks.expansion import expanded
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.shares import seen_by_the_other_pod, share_source
@@ -48,6 +49,7 @@ __all__ = [
     "created_in_order",
     "deleted_highest_first",
     "device_stack",
+    "expanded",
     "fail_on",
     "hostname_is",
     "kept_claim_and_volume",

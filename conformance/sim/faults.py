@@ -112,6 +112,14 @@ CATALOG: tuple[Fault, ...] = (
         "the disk cannot be shown to be this volume",
     ),
     Fault(
+        "expansion-stalls-on-node",
+        "node",
+        ValueKind.SWITCH,
+        "a resized claim's PV grows but nothing on the node does: no node rescans the "
+        "device (it keeps its old size) and NodeExpandVolume answers success without "
+        "growing the filesystem",
+    ),
+    Fault(
         "corrupt-writes",
         "node",
         ValueKind.SWITCH,
