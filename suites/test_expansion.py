@@ -53,6 +53,8 @@ def resize(dep: Deployment, requested: str) -> observe.Expansion:
                 and parse_quantity((c.status.capacity or {}).get("storage", "0")) >= wanted
             ),
             what=f"claim {claim} status.capacity {requested}",
+            # a real kubelet notices an online resize at a pod sync, a minute or more later
+            timeout=2 * dep.cluster.timeouts.pod_ready,
         )
     return observe.expansion(dep, ORDINAL, requested, before=before, pod_uid=pod.metadata.uid)
 
