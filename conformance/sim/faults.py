@@ -120,6 +120,13 @@ CATALOG: tuple[Fault, ...] = (
         "growing the filesystem",
     ),
     Fault(
+        "expansion-loses-data",
+        "node",
+        ValueKind.SWITCH,
+        "a resize loses the volume's data: a grown filesystem comes back empty, a grown raw "
+        "device reads zeros",
+    ),
+    Fault(
         "corrupt-writes",
         "node",
         ValueKind.SWITCH,

@@ -120,4 +120,19 @@ def grow_unmounted(node: NodeHost, *, device: str, timeout: float = NODE_OP_TIME
     run([*enter(node.pid, net=False), "resize2fs", device], timeout=timeout)
 
 
-__all__ = ["grow_filesystem", "grow_image", "grow_unmounted", "refresh_loop", "show_size"]
+def empty_mount(node: NodeHost, mount_point: str, *, timeout: float = NODE_OP_TIMEOUT) -> None:
+    """Fault expansion-loses-data: remove everything under a mounted volume (in the node)."""
+    run(
+        [*enter(node.pid, net=False), "find", mount_point, "-mindepth", "1", "-delete"],
+        timeout=timeout,
+    )
+
+
+__all__ = [
+    "empty_mount",
+    "grow_filesystem",
+    "grow_image",
+    "grow_unmounted",
+    "refresh_loop",
+    "show_size",
+]

@@ -509,6 +509,8 @@ class KernelRuntime:
             self.volumes[name] = volume
             if volume_mode(pv) != "Block":
                 self.grow_pending.add(name)
+            elif self.faults.on("expansion-loses-data"):
+                await self._blocking(block.zero, volume)
             for (node, pv_name), attachment in list(self.attached.items()):
                 host_node = self.nodes.get(node)
                 if pv_name == name and host_node is not None and not stalls:
@@ -521,7 +523,8 @@ class KernelRuntime:
         """NodeExpandVolume for a pod's mounted volume: resize2fs (ext4) or xfs_growfs
         (xfs) in the node; a Block volume or a share needs nothing. Fault
         expansion-stalls-on-node: it answers success without growing anything, as a
-        node plugin whose NodeExpandVolume is a no-op."""
+        node plugin whose NodeExpandVolume is a no-op. Fault expansion-loses-data: the
+        grown filesystem comes back empty."""
         name = pv["metadata"]["name"]
         if is_share(pv) or volume_mode(pv) == "Block":
             return
@@ -548,6 +551,8 @@ class KernelRuntime:
                 device=attachment.dev_path,
                 mount_point=published.path,
             )
+            if self.faults.on("expansion-loses-data"):
+                await self._blocking(resize.empty_mount, host_node, published.path)
         except (NodeCommandError, devices.DeviceError, OSError) as exc:
             log.warning("node %s: NodeExpandVolume of %s failed: %s", node, name, exc)
             in_use = "Permission denied to resize" in str(exc)  # no CAP_SYS_RESOURCE
@@ -570,7 +575,12 @@ class KernelRuntime:
         if fs_type != "ext4" or self.faults.on("expansion-stalls-on-node"):
             return
         try:
-            await self._blocking(resize.grow_unmounted, node, device=attachment.dev_path)
+            if self.faults.on("expansion-loses-data"):  # formatted anew at the grown size
+                self.volumes[name] = await self._blocking(
+                    devices.wipe, await self._volume(volume.pv)
+                )
+            else:
+                await self._blocking(resize.grow_unmounted, node, device=attachment.dev_path)
         except (NodeCommandError, devices.DeviceError, OSError) as exc:
             log.warning("node %s: offline NodeExpandVolume of %s failed: %s", node.name, name, exc)
             return
