@@ -179,6 +179,39 @@ class Cluster:
                 propagation_policy=propagation,
             )
 
+    def resize_claim(self, namespace: str, name: str, size: str) -> None:
+        """Ask for a larger claim: patch ``spec.resources.requests.storage``."""
+        with evidence.step(f"resize claim {name} to {size}"):
+            self.call(
+                self.core.patch_namespaced_persistent_volume_claim,
+                name,
+                namespace,
+                {"spec": {"resources": {"requests": {"storage": size}}}},
+            )
+
+    def wait_claim(
+        self,
+        namespace: str,
+        name: str,
+        predicate: Callable[[Any], bool],
+        *,
+        what: str,
+        timeout: float | None = None,
+    ) -> Any:
+        """Wait up to ``timeout`` (default ``timeouts.pod_ready``) for the claim to satisfy
+        ``predicate``; the claim as last seen (None if gone), whether it did or not, for a
+        check to judge."""
+        seen = wait_for(
+            self.core.list_namespaced_persistent_volume_claim,
+            lambda seen: name in seen.objects and predicate(seen.objects[name]),
+            timeout=timeout or self.timeouts.pod_ready,
+            what=what,
+            raise_on_timeout=False,
+            namespace=namespace,
+            field_selector=f"metadata.name={name}",
+        )
+        return seen.objects.get(name)
+
     def wait_claims_gone(self, namespace: str, names: list[str]) -> dict[str, Any]:
         """Wait up to ``timeouts.delete`` for the claims to go; the claims still there."""
         seen = wait_for(

@@ -549,3 +549,73 @@ def pod_state(pod: Any) -> PodState:
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
         restarts=sum(int(s.restart_count or 0) for s in statuses),
     )
+
+
+# --- expansion -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeSeen:
+    """How large a volume is in a container: its filesystem at the mount path (statfs),
+    or a Block volume's device at its devicePath (blockdev)."""
+
+    pod: str
+    path: str
+    what: str  # "the filesystem" or "the device"
+    size_bytes: int | None  # None when it could not be read
+    error: str = ""
+
+
+def size_seen(dep: Deployment, pod: str) -> SizeSeen:
+    """The volume's size as the container sees it, per the entry's volume mode."""
+    block = dep.case.storage.volume_mode.value == "Block"
+    path = dep.case.storage.device_path if block else dep.mount_path
+    what = "the device" if block else "the filesystem"
+    argv = probes.blockdev_size_command(path) if block else probes.statfs_command(path)
+    with evidence.step(f"read the size of {what} at {path} in {pod}"):
+        result = dep.exec(pod, list(argv))
+    if result.exit_code != 0:
+        error = f"`{result.command}` exited {result.exit_code}: {result.stderr.strip()}"
+        return SizeSeen(pod, path, what, None, error)
+    try:
+        size = (probes.parse_blockdev_size if block else probes.parse_statfs)(result.stdout)
+    except probes.ProbeParseError as exc:
+        return SizeSeen(pod, path, what, None, str(exc))
+    return SizeSeen(pod, path, what, size)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """A resized claim as the API shows it (claim, PV) and its pod's container sees it."""
+
+    claim: str
+    requested: str  # the size the claim was resized to
+    claim_capacity: str | None  # status.capacity.storage
+    conditions: tuple[str, ...]  # the claim's condition types (Resizing, FileSystemResizePending)
+    pv: str
+    pv_capacity: str | None  # spec.capacity.storage
+    seen: SizeSeen
+    size_before: int | None  # what the container saw before the resize
+    recreated: bool  # the pod is another one than before (its uid changed)
+
+
+def expansion(
+    dep: Deployment, ordinal: int, requested: str, *, before: SizeSeen, pod_uid: str
+) -> Expansion:
+    """The facts of a resize of claim ``ordinal`` to ``requested``, looked at now."""
+    claim = dep.claim(ordinal)
+    status = claim.status
+    pv_name = claim.spec.volume_name or ""
+    pv = dep.volume(pv_name) if pv_name else None
+    pod = dep.pod(ordinal)
+    return Expansion(
+        claim=claim.metadata.name,
+        requested=requested,
+        claim_capacity=(status.capacity or {}).get("storage") if status else None,
+        conditions=tuple(c.type for c in (status.conditions or []) if status) if status else (),
+        pv=pv_name,
+        pv_capacity=(pv.spec.capacity or {}).get("storage") if pv is not None else None,
+        seen=size_seen(dep, pod.metadata.name),
+        size_before=before.size_bytes,
+        recreated=pod.metadata.uid != pod_uid,
+    )

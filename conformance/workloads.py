@@ -97,7 +97,7 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
     if not any(key.lower() == "fstype" or key == CSI_FSTYPE_KEY for key in parameters):
         key = CSI_FSTYPE_KEY if is_csi_driver(entry.provisioner) else PLAIN_FSTYPE_KEY
         parameters[key] = entry.fs_type
-    return {
+    manifest: Manifest = {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
         "metadata": {
@@ -109,6 +109,9 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
         "reclaimPolicy": entry.reclaim_policy.value,
         "volumeBindingMode": entry.volume_binding_mode.value,
     }
+    if entry.capabilities.expansion:  # claims of the class may then be resized
+        manifest["allowVolumeExpansion"] = True
+    return manifest
 
 
 def headless_service(

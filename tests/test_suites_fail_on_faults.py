@@ -171,6 +171,25 @@ PROOFS: dict[str, list[Proof]] = {
     "test_disruption.py::test_a_drained_nodes_pod_moves_with_its_volume_and_data": [
         Proof("stale-kubelet-mount", " but the kubelet mount of pvc-"),
     ],
+    "test_expansion.py::test_a_resized_claim_grows_its_filesystem_and_keeps_the_data": [
+        Proof("expansion-stalls-on-node", "claim data-web-0: the filesystem at /data in web-0 is"),
+        Proof("expansion-loses-data", "web-0: /data/before-resize.bin cannot be read"),
+        Proof(
+            "expansion-loses-data",
+            "web-0: /data/before-resize.bin cannot be read",
+            entry="sim-csi-ext4",
+        ),
+    ],
+    "test_expansion.py::test_a_resized_block_claim_grows_its_device_and_keeps_the_data": [
+        Proof(
+            "expansion-stalls-on-node",
+            "claim data-web-0: the device at /dev/xvda in web-0 is",
+            entry="sim-csi-block",
+        ),
+        Proof(
+            "expansion-loses-data", "web-0: /dev/xvda@2048 reads back sha256", entry="sim-csi-block"
+        ),
+    ],
 }
 
 

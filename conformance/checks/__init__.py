@@ -25,6 +25,7 @@ from conformance.checks.disruption import (
     moved_off,
     volume_left_node,
 )
+from conformance.checks.expansion import expanded
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.performance import fio_ran, performance_within
@@ -56,6 +57,7 @@ __all__ = [
     "created_in_order",
     "deleted_highest_first",
     "device_stack",
+    "expanded",
     "fail_on",
     "fio_ran",
     "hostname_is",

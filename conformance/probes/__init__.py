@@ -94,6 +94,12 @@ from conformance.probes.multipath import (
 )
 from conformance.probes.proc import container_id, container_pids_command, mountinfo_of, parse_pids
 from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
+from conformance.probes.sizes import (
+    blockdev_size_command,
+    parse_blockdev_size,
+    parse_statfs,
+    statfs_command,
+)
 from conformance.probes.stat import PathStat, parse_stat, stat_command
 from conformance.probes.sysfs import SysfsAttributes, parse_sysfs, sysfs_command
 
@@ -139,6 +145,7 @@ __all__ = [
     "ProbeProblem",
     "ScsiDevice",
     "SysfsAttributes",
+    "blockdev_size_command",
     "checksum_command",
     "cleanup_command",
     "container_id",
@@ -157,6 +164,7 @@ __all__ = [
     "match_kubelet_mount",
     "mount_containing",
     "mountinfo_of",
+    "parse_blockdev_size",
     "parse_checksum",
     "parse_findmnt_json",
     "parse_fio_json",
@@ -171,11 +179,13 @@ __all__ = [
     "parse_pids",
     "parse_proc_mounts",
     "parse_stat",
+    "parse_statfs",
     "parse_sysfs",
     "read_block_command",
     "read_lsscsi",
     "split_options",
     "stat_command",
+    "statfs_command",
     "sysfs_command",
     "underlying_devices",
     "walk_block_devices",

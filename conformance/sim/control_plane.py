@@ -28,6 +28,7 @@ from conformance.sim.controllers.base import Controller
 from conformance.sim.controllers.endpoints import EndpointsController
 from conformance.sim.controllers.gc import GarbageCollector, NamespaceController
 from conformance.sim.controllers.kubelet import Kubelet, register_nodes
+from conformance.sim.controllers.resizer import ExpandController, NodeExpander, pvc_resize
 from conformance.sim.controllers.scheduler import Scheduler
 from conformance.sim.controllers.statefulset import StatefulSetController
 from conformance.sim.controllers.volumes import (
@@ -120,6 +121,7 @@ class SimCluster:
         api_server.install_admission(store)
         store.admit.append(default_storage_class(store, self.faults))
         store.admit.append(pvc_protection)
+        store.validate.append(pvc_resize(store))  # a validating admission plugin
         self._bootstrap()
         names = node_names(self.config.nodes)
         prepare = getattr(self.runtime, "prepare", None)
@@ -140,6 +142,8 @@ class SimCluster:
             Provisioner(store, self.runtime, self.timing, self.faults),
             Scheduler(store, self.timing),
             kubelet,
+            ExpandController(store, self.runtime, self.timing, self.faults),
+            NodeExpander(store, self.runtime, self.timing, self.faults),
             EndpointsController(store),
             GarbageCollector(store),
             NamespaceController(store),

@@ -126,6 +126,21 @@ CATALOG: tuple[Fault, ...] = (
         "8 MiB/s each way, so fio's figures miss the inventory's performance thresholds",
     ),
     Fault(
+        "expansion-stalls-on-node",
+        "node",
+        ValueKind.SWITCH,
+        "a resized claim's PV grows but nothing on the node does: no node rescans the "
+        "device (it keeps its old size) and NodeExpandVolume answers success without "
+        "growing the filesystem",
+    ),
+    Fault(
+        "expansion-loses-data",
+        "node",
+        ValueKind.SWITCH,
+        "a resize loses the volume's data: a grown filesystem comes back empty, a grown raw "
+        "device reads zeros",
+    ),
+    Fault(
         "corrupt-writes",
         "node",
         ValueKind.SWITCH,

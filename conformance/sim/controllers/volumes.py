@@ -551,12 +551,16 @@ class PersistentVolumeController(Controller):
 
             claim = self.store.mutate(PVC, cm["namespace"], cm["name"], set_volume)
         pv_spec = pv.get("spec") or {}
-        status = {
+        current = claim.get("status") or {}
+        status: dict[str, Any] = {
             "phase": "Bound",
             "accessModes": list(pv_spec.get("accessModes") or []),
-            "capacity": dict(pv_spec.get("capacity") or {}),
         }
-        current = claim.get("status") or {}
+        # capacity only as the claim becomes Bound, as upstream's updateClaimStatus: once
+        # bound, a PV larger than the claim's capacity is an expansion in progress
+        # (the kubelet sets the claim's capacity when the filesystem has grown)
+        if current.get("phase") != "Bound" or not current.get("capacity"):
+            status["capacity"] = dict(pv_spec.get("capacity") or {})
         if any(current.get(k) != v for k, v in status.items()):
 
             def set_status(obj: Obj) -> None:

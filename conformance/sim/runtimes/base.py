@@ -21,6 +21,12 @@ Contract, for every implementation:
   instead of mounts) as the kubelet maps them, and sets up the volumes that need no
   attaching (hostPath) from the pod's spec. It is idempotent: the kubelet calls it
   again after a failure.
+- ``expand_volume`` grows a PV's backing store to at least ``size_bytes`` (a CSI
+  driver's ControllerExpandVolume), and what every node it is attached to shows of it;
+  ``expand_filesystem`` grows the filesystem of a volume mounted for a pod on a node
+  (NodeExpandVolume; nothing to do for a Block volume or a share); a runtime that can
+  grow it only unmounted raises RuntimeFailure with reason :data:`EXPAND_IN_USE` and
+  grows it when ``mount_volumes`` next mounts it.
 - ``start_pod`` (the container runtime: sandbox, then the containers) runs after
   ``mount_volumes`` succeeded, with the same volumes; ``stop_pod`` stops the pod and
   unmounts (and unmaps) what ``mount_volumes`` set up, also when the pod never started.
@@ -55,6 +61,9 @@ FAILED_SANDBOX = "FailedCreatePodSandBox"  # the runtime's RunPodSandbox
 FAILED_CONTAINER = "Failed"  # the runtime's CreateContainer / StartContainer
 FAILED_KILL = "FailedKillPod"  # the runtime's StopPodSandbox / KillPod
 FAILED_UNMOUNT = "FailedUnMount"  # the volume manager's TearDown / UnmountDevice (sic)
+# NodeExpandVolume refused while the volume is mounted (CSI FailedPrecondition): the
+# filesystem grows offline, when a pod next mounts it
+EXPAND_IN_USE = "FailedPrecondition"
 
 # Container waiting reasons the kubelet sets when a container cannot be started.
 CREATE_CONTAINER_ERROR = "CreateContainerError"
@@ -189,6 +198,10 @@ class NodeRuntime(Protocol):
 
     async def detach(self, node: str, pv: Obj) -> None: ...
 
+    async def expand_volume(self, pv: Obj, size_bytes: int) -> None: ...
+
+    async def expand_filesystem(self, node: str, pod: Obj, pv: Obj) -> None: ...
+
     async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None: ...
 
     async def start_pod(self, node: str, pod: Obj, volumes: list[PodVolume]) -> PodStarted: ...
@@ -214,6 +227,7 @@ class NodeRuntime(Protocol):
 __all__ = [
     "CREATE_CONTAINER_ERROR",
     "EXEC_UNSUPPORTED",
+    "EXPAND_IN_USE",
     "FAILED_ATTACH",
     "FAILED_CONTAINER",
     "FAILED_KILL",

@@ -49,6 +49,7 @@ from conformance.sim.kernel import (
     hostpath,
     pod_exec,
     pods,
+    resize,
     shares,
     stacks,
     throttle,
@@ -56,6 +57,7 @@ from conformance.sim.kernel import (
 )
 from conformance.sim.kernel.model import NodeCommandError, NodeCommandTimeout, NodeHost, enter, run
 from conformance.sim.runtimes.base import (
+    EXPAND_IN_USE,
     FAILED_ATTACH,
     FAILED_KILL,
     FAILED_MAP,
@@ -266,6 +268,7 @@ class KernelRuntime:
         self.ever_attached: set[str] = set()
         self.pods: dict[str, pods.RunningPod] = {}
         self.published: dict[str, list[_Published]] = {}  # pod uid -> its mounts
+        self.grow_pending: set[str] = set()  # PVs grown whose filesystem has not grown yet
         self._public_key = ""
         self._ssh_drop: asyncio.Task[None] | None = None
         # Blocking node operations run here, not in the loop's default executor: each is
@@ -514,6 +517,99 @@ class KernelRuntime:
                 raise RuntimeFailure(str(exc), reason="FailedDetach") from exc
         self.attached.pop((node, name), None)
 
+    async def expand_volume(self, pv: Obj, size_bytes: int) -> None:
+        """ControllerExpandVolume: grow the image and its loop, then show the new size on
+        every node the volume is attached to (:mod:`kernel.resize`). A share grows by
+        nothing (its server's filesystem is what it is, as an NFS export's quota-less
+        directory). Fault expansion-stalls-on-node: the image grows but no node notices
+        (no ``losetup -c``, no sysfs update), as nodes that never rescan the LUN."""
+        name = pv["metadata"]["name"]
+        if is_share(pv):
+            return
+        stalls = self.faults.on("expansion-stalls-on-node")
+        try:
+            volume = await self._volume(pv)
+            volume = await self._blocking(resize.grow_image, volume, size_bytes, rescan=not stalls)
+            self.volumes[name] = volume
+            if volume_mode(pv) != "Block":
+                self.grow_pending.add(name)
+            elif self.faults.on("expansion-loses-data"):
+                await self._blocking(block.zero, volume)
+            for (node, pv_name), attachment in list(self.attached.items()):
+                host_node = self.nodes.get(node)
+                if pv_name == name and host_node is not None and not stalls:
+                    await self._blocking(resize.show_size, host_node, attachment, volume.size_bytes)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("volume %s: expansion failed: %s", name, exc)
+            raise RuntimeFailure(f"rpc error: code = Internal desc = {exc}") from exc
+
+    async def expand_filesystem(self, node: str, pod: Obj, pv: Obj) -> None:
+        """NodeExpandVolume for a pod's mounted volume: resize2fs (ext4) or xfs_growfs
+        (xfs) in the node; a Block volume or a share needs nothing. Fault
+        expansion-stalls-on-node: it answers success without growing anything, as a
+        node plugin whose NodeExpandVolume is a no-op. Fault expansion-loses-data: the
+        grown filesystem comes back empty."""
+        name = pv["metadata"]["name"]
+        if is_share(pv) or volume_mode(pv) == "Block":
+            return
+        if self.faults.on("expansion-stalls-on-node"):
+            return
+        uid = pod["metadata"]["uid"]
+        published = next(
+            (p for p in self.published.get(uid, []) if p.pv == name and p.mounted), None
+        )
+        attachment = self.attached.get((node, name))
+        host_node = self.nodes.get(node)
+        if published is None or attachment is None or host_node is None:
+            raise RuntimeFailure(
+                f'MountVolume.NodeExpandVolume failed for volume "{name}" : volume {name} '
+                f"is not mounted for pod {pod['metadata']['name']} on node {node}",
+                reason=FAILED_MOUNT,
+            )
+        volume = await self._volume(pv)
+        try:
+            await self._blocking(
+                resize.grow_filesystem,
+                host_node,
+                fs_type=volume.fs_type,
+                device=attachment.dev_path,
+                mount_point=published.path,
+            )
+            if self.faults.on("expansion-loses-data"):
+                await self._blocking(resize.empty_mount, host_node, published.path)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("node %s: NodeExpandVolume of %s failed: %s", node, name, exc)
+            in_use = "Permission denied to resize" in str(exc)  # no CAP_SYS_RESOURCE
+            code = "FailedPrecondition" if in_use else "Internal"
+            raise RuntimeFailure(
+                f'MountVolume.NodeExpandVolume failed for volume "{name}" : '
+                f"rpc error: code = {code} desc = {_mount_error(exc)}",
+                reason=EXPAND_IN_USE if in_use else FAILED_MOUNT,
+            ) from exc
+        self.grow_pending.discard(name)
+
+    async def _grow_unmounted(
+        self, node: NodeHost, volume: PodVolume, attachment: devices.Attachment
+    ) -> None:
+        """NodeExpandVolume at MountDevice, before the volume is mounted: e2fsck and
+        resize2fs on the device (ext4; xfs grows only mounted, online). A failure
+        (still mounted for another pod) leaves it for the next mount."""
+        name = volume.pv_name
+        fs_type = (await self._volume(volume.pv)).fs_type
+        if fs_type != "ext4" or self.faults.on("expansion-stalls-on-node"):
+            return
+        try:
+            if self.faults.on("expansion-loses-data"):  # formatted anew at the grown size
+                self.volumes[name] = await self._blocking(
+                    devices.wipe, await self._volume(volume.pv)
+                )
+            else:
+                await self._blocking(resize.grow_unmounted, node, device=attachment.dev_path)
+        except (NodeCommandError, devices.DeviceError, OSError) as exc:
+            log.warning("node %s: offline NodeExpandVolume of %s failed: %s", node.name, name, exc)
+            return
+        self.grow_pending.discard(name)
+
     # --- pods ---------------------------------------------------------------------
 
     async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
@@ -554,6 +650,8 @@ class KernelRuntime:
                     reason=FAILED_MOUNT,
                     volume=volume.name,
                 )
+            if volume.pv_name in self.grow_pending and not volume.block:
+                await self._grow_unmounted(host_node, volume, attachment)
             if volume.block:  # mapped, not mounted: the container gets a device node
                 block_layout = block.BlockLayout(m["uid"], volume.pv_name)
                 path = block_layout.pod_device_path

@@ -86,6 +86,8 @@ class InMemoryRuntime:
         self.attachments: dict[str, set[str]] = {}  # PV name -> nodes
         self.pods: dict[str, _MemoryPod] = {}  # pod uid -> record
         self.stopped: list[tuple[str, str, float]] = []  # (pod uid, node, grace) as asked
+        self.sizes: dict[str, int] = {}  # PV name -> size in bytes it was expanded to
+        self.expanded: list[tuple[str, str, str]] = []  # (pod uid, node, PV) grown on a node
 
     async def add_node(self, name: str, *, address: str, pod_cidr: str) -> None:
         self.nodes.setdefault(name, _MemoryNode(address, ipaddress.IPv4Network(pod_cidr)))
@@ -120,6 +122,13 @@ class InMemoryRuntime:
             nodes.discard(node)
             if not nodes:
                 del self.attachments[_name(pv)]
+
+    async def expand_volume(self, pv: Obj, size_bytes: int) -> None:
+        self.sizes[_name(pv)] = max(size_bytes, self.sizes.get(_name(pv), 0))
+
+    async def expand_filesystem(self, node: str, pod: Obj, pv: Obj) -> None:
+        self._node(node)
+        self.expanded.append((pod["metadata"]["uid"], node, _name(pv)))
 
     async def mount_volumes(self, node: str, pod: Obj, volumes: list[PodVolume]) -> None:
         self._node(node)
