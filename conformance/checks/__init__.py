@@ -14,6 +14,7 @@ from conformance.checks.claims import (
     claims_deleted,
     claims_kept,
     claims_rebound,
+    claims_recreated,
     pods_mount_their_claims,
     pods_ready,
     volumes_as_declared,
@@ -21,6 +22,14 @@ from conformance.checks.claims import (
 from conformance.checks.data import payload_intact, written
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.rollout import (
+    at_revision,
+    max_unavailable,
+    replaced_highest_first,
+    spared,
+    unavailable_at_most,
+    went_down_in_order,
+)
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.volumes import (
@@ -39,11 +48,13 @@ def fail_on(problems: list[str]) -> None:
 
 
 __all__ = [
+    "at_revision",
     "block_device",
     "claims_bound",
     "claims_deleted",
     "claims_kept",
     "claims_rebound",
+    "claims_recreated",
     "container_mount",
     "created_in_order",
     "deleted_highest_first",
@@ -53,14 +64,19 @@ __all__ = [
     "kept_claim_and_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
+    "max_unavailable",
     "not_on_the_nodes_own_disk",
     "payload_intact",
     "pods_mount_their_claims",
     "pods_ready",
+    "replaced_highest_first",
     "resolves",
     "scsi_disk",
     "seen_by_the_other_pod",
     "share_source",
+    "spared",
+    "unavailable_at_most",
     "volumes_as_declared",
+    "went_down_in_order",
     "written",
 ]
