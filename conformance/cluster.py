@@ -54,6 +54,21 @@ def pod_ready(pod: client.V1Pod) -> bool:
     )
 
 
+def rolled_out(sts: client.V1StatefulSet) -> bool:
+    """The set's status is settled for its spec: observed, every replica Ready, and each
+    pod at the current or the update revision with none being replaced (a pod the
+    controller deletes for an update leaves currentReplicas + updatedReplicas short)."""
+    status = sts.status
+    if status is None or (status.observed_generation or 0) < (sts.metadata.generation or 0):
+        return False
+    replicas = sts.spec.replicas if sts.spec.replicas is not None else 1
+    if (status.ready_replicas or 0) != replicas or (status.replicas or 0) != replicas:
+        return False
+    if status.current_revision == status.update_revision:
+        return (status.current_replicas or 0) == replicas
+    return (status.current_replicas or 0) + (status.updated_replicas or 0) == replicas
+
+
 @dataclass
 class Cluster:
     api: client.ApiClient
@@ -163,6 +178,16 @@ class Cluster:
                 namespace,
                 {"spec": {"replicas": replicas}},
             )
+
+    def patch_statefulset(self, namespace: str, name: str, patch: dict[str, Any]) -> Any:
+        """Patch the set (the patch attached as evidence); the set as the API server stored it,
+        which shows what it kept (a field a feature gate drops is gone)."""
+        with evidence.step(f"patch StatefulSet {name}"):
+            evidence.attach_yaml(f"patch of StatefulSet {name}", patch)
+            return self.call(self.apps.patch_namespaced_stateful_set, name, namespace, patch)
+
+    def read_statefulset(self, namespace: str, name: str) -> Any:
+        return self.call(self.apps.read_namespaced_stateful_set, name, namespace)
 
     def delete_pod(self, namespace: str, name: str) -> None:
         with evidence.step(f"delete pod {name}"):
@@ -422,6 +447,20 @@ class Cluster:
             since=since,
             raise_on_timeout=raise_on_timeout,
         )
+
+    def wait_rolled_out(self, namespace: str, name: str) -> Any:
+        """Wait until the controller has acted on the set's latest spec and every pod is
+        Ready, each at the current or the update revision (``rolled_out``); the set."""
+        seen = wait_for(
+            self.apps.list_namespaced_stateful_set,
+            lambda seen: name in seen.objects and rolled_out(seen.objects[name]),
+            timeout=self.timeouts.pod_ready,
+            what=f"StatefulSet {name} to finish acting on its update",
+            describe=lambda _: self.describe(namespace),
+            namespace=namespace,
+            field_selector=f"metadata.name={name}",
+        )
+        return seen.objects[name]
 
     def resource_version(self, namespace: str) -> str:
         listed = self.call(self.core.list_namespaced_pod, namespace, limit=1)

@@ -39,6 +39,8 @@ class Seen(Generic[T]):
     events: list[tuple[str, str]] = field(default_factory=list)  # (type, name)
     # (seconds since the epoch, name, created | ready | deleted): for timelines
     timeline: list[tuple[float, str, str]] = field(default_factory=list)
+    # (type, name, Ready and not terminating) per event: for counting pods down at once
+    availability: list[tuple[str, str, bool]] = field(default_factory=list)
 
     def _note(self, kind: str, name: str, obj: Any) -> None:
         states = {s for _, n, s in self.timeline if n == name}
@@ -141,6 +143,7 @@ def wait_for(
                     continue
                 name = _name(obj)
                 seen.events.append((kind, name))
+                seen.availability.append((kind, name, kind != "DELETED" and _available(obj)))
                 seen._note(kind, name, obj)
                 resource_version = _rv(obj)
                 if resource_version.isdigit() and int(resource_version) <= fresh_after:
@@ -193,6 +196,11 @@ def _is_ready(obj: Any) -> bool:
     return any(
         getattr(c, "type", "") == "Ready" and getattr(c, "status", "") == "True" for c in conditions
     )
+
+
+def _available(obj: Any) -> bool:
+    metadata = getattr(obj, "metadata", None)
+    return _is_ready(obj) and not getattr(metadata, "deletion_timestamp", None)
 
 
 def _pending(seen: Seen[Any]) -> str:

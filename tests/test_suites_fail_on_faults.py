@@ -128,6 +128,57 @@ PROOFS: dict[str, list[Proof]] = {
             timeouts={"delete": 8},
         ),
     ],
+    "test_rolling_update.py::"
+    "test_a_partitioned_update_spares_the_ordinals_below_until_the_partition_is_lowered": [
+        Proof("update-ignores-partition", "web-0 was replaced by the update (uid "),
+        Proof(
+            "update-forward-order",
+            "the rolling update replaced web-1, web-2; expected web-2, web-1 "
+            "(highest ordinal first)",
+        ),
+    ],
+    "test_rolling_update.py::test_an_update_takes_down_no_more_pods_at_once_than_max_unavailable": [
+        Proof(
+            "update-all-at-once",
+            "the rolling update had 3 pods unavailable at once (web-0, web-1, web-2); at most 1 "
+            "may be (maxUnavailable was dropped by the API server",
+        ),
+        Proof("data-loss-on-reattach", "web-2: /data/rollout.bin cannot be read"),
+    ],
+    "test_retention.py::test_scale_down_keeps_or_deletes_the_removed_claims_as_when_scaled_says": [
+        Proof(
+            "claims-deleted-despite-retain",
+            "claim data-web-1 was deleted with its pod web-1 on scale-down, "
+            "but whenScaled is Retain",
+        ),
+        Proof(
+            "claims-kept-despite-scaled-delete",
+            "claim data-web-scl-1 still exists after scale-down removed its pod web-scl-1, "
+            "but whenScaled is Delete",
+            timeouts={"delete": 8},
+        ),
+    ],
+    "test_retention.py::"
+    "test_scale_up_reattaches_kept_claims_with_their_data_and_recreates_deleted_ones": [
+        Proof("data-loss-on-reattach", "web-1: /data/retention.bin cannot be read"),
+        Proof(
+            "claims-kept-despite-scaled-delete",
+            "claim data-web-scl-1 is still the claim it was (uid ",
+            timeouts={"delete": 8},
+        ),
+    ],
+    "test_retention.py::test_deleting_the_set_keeps_or_deletes_its_claims_as_when_deleted_says": [
+        Proof(
+            "claims-deleted-on-set-delete",
+            "claim data-web-0 was deleted with the StatefulSet, but whenDeleted is Retain",
+        ),
+        Proof(
+            "claims-kept-despite-delete",
+            "claim data-web-del-0 still exists after the StatefulSet was deleted, "
+            "but whenDeleted is Delete",
+            timeouts={"delete": 8},
+        ),
+    ],
     "test_legacy_petset.py::test_the_converted_seed_binds_its_claims": [
         Proof(
             "no-default-class",

@@ -14,6 +14,7 @@ from conformance.checks.claims import (
     claims_deleted,
     claims_kept,
     claims_rebound,
+    claims_recreated,
     pods_mount_their_claims,
     pods_ready,
     volumes_as_declared,
@@ -29,6 +30,14 @@ from conformance.checks.expansion import expanded
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.performance import fio_ran, performance_within
+from conformance.checks.rollout import (
+    at_revision,
+    max_unavailable,
+    replaced_highest_first,
+    spared,
+    unavailable_at_most,
+    went_down_in_order,
+)
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.volumes import (
@@ -48,11 +57,13 @@ def fail_on(problems: list[str]) -> None:
 
 __all__ = [
     "adopted_after_kubelet_restart",
+    "at_revision",
     "block_device",
     "claims_bound",
     "claims_deleted",
     "claims_kept",
     "claims_rebound",
+    "claims_recreated",
     "container_mount",
     "created_in_order",
     "deleted_highest_first",
@@ -64,6 +75,7 @@ __all__ = [
     "kept_claim_and_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
+    "max_unavailable",
     "mount_kept",
     "moved_off",
     "not_on_the_nodes_own_disk",
@@ -71,11 +83,15 @@ __all__ = [
     "performance_within",
     "pods_mount_their_claims",
     "pods_ready",
+    "replaced_highest_first",
     "resolves",
     "scsi_disk",
     "seen_by_the_other_pod",
     "share_source",
+    "spared",
+    "unavailable_at_most",
     "volume_left_node",
     "volumes_as_declared",
+    "went_down_in_order",
     "written",
 ]

@@ -138,3 +138,26 @@ def claims_rebound(
         for name, volume in before.items()
         if after.get(name) != volume
     ]
+
+
+def claims_recreated(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, when: str, rule: str
+) -> list[str]:
+    """Each claim of ``before`` exists again as a new claim (another UID) on another volume:
+    what the set makes when it finds a deleted claim missing."""
+    problems = []
+    for name, old in before.items():
+        new = after.get(name)
+        if new is None:
+            problems.append(f"claim {name} does not exist {when}")
+        elif new.metadata.uid == old.metadata.uid:
+            problems.append(
+                f"claim {name} is still the claim it was (uid {old.metadata.uid}) {when}, "
+                f"but {rule}"
+            )
+        elif new.spec.volume_name and new.spec.volume_name == old.spec.volume_name:
+            problems.append(
+                f"claim {name} is bound to its old volume {old.spec.volume_name} {when}, "
+                f"but {rule}: expected a fresh volume"
+            )
+    return problems

@@ -54,6 +54,31 @@ CATALOG: tuple[Fault, ...] = (
         ValueKind.SWITCH,
         "whenDeleted: Delete is ignored: claims stay after their StatefulSet is deleted",
     ),
+    Fault(
+        "claims-kept-despite-scaled-delete",
+        "api",
+        ValueKind.SWITCH,
+        "whenScaled: Delete is ignored: the claims of pods removed by scale-down stay",
+    ),
+    Fault(
+        "update-ignores-partition",
+        "api",
+        ValueKind.SWITCH,
+        "a rolling update also replaces the pods below rollingUpdate.partition",
+    ),
+    Fault(
+        "update-forward-order",
+        "api",
+        ValueKind.SWITCH,
+        "a rolling update replaces pods lowest ordinal first, not highest first",
+    ),
+    Fault(
+        "update-all-at-once",
+        "api",
+        ValueKind.SWITCH,
+        "a rolling update deletes every outdated pod at once, not one at a time "
+        "(or maxUnavailable at a time)",
+    ),
     Fault("wrong-claim-binding", "api", ValueKind.SWITCH, "a pod mounts another ordinal's claim"),
     Fault("hostname-drift", "api", ValueKind.SWITCH, "a recreated pod gets a different hostname"),
     Fault("slow-provisioning", "api", ValueKind.SECONDS, "provisioning takes this long", 30.0),

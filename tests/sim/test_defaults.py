@@ -357,6 +357,27 @@ def test_statefulset_defaults_replicas_and_keeps_on_delete() -> None:
     assert validate(STS, obj, None) == []
 
 
+def test_max_unavailable_is_dropped_as_without_its_alpha_gate() -> None:
+    """dropStatefulSetDisabledFields: MaxUnavailableStatefulSet is off by default in 1.32."""
+    obj = copy.deepcopy(SEED_STATEFULSET)
+    obj["spec"]["updateStrategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 1, "maxUnavailable": 2},
+    }
+    apply_defaults(STS, obj)
+    assert obj["spec"]["updateStrategy"]["rollingUpdate"] == {"partition": 1}
+    stored = copy.deepcopy(obj)
+    update = copy.deepcopy(obj)
+    update["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = "50%"
+    apply_defaults(STS, update, stored)
+    assert "maxUnavailable" not in update["spec"]["updateStrategy"]["rollingUpdate"]
+    # a set stored with the field (in use before the gate went off) keeps it on update
+    stored["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = 2
+    update["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] = "50%"
+    apply_defaults(STS, update, stored)
+    assert update["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "50%"
+
+
 # --- Service ------------------------------------------------------------------------------
 
 

@@ -805,6 +805,66 @@ def test_fault_claims_kept_despite_delete() -> None:
     run(scenario)
 
 
+def test_fault_claims_kept_despite_scaled_delete() -> None:
+    async def scenario(c: Cluster) -> None:
+        await running_set(c, retention=("Retain", "Delete"))
+        c.scale(1)
+        await c.wait_for(lambda: c.pods() == ["web-0"], "scaled to 1")
+        await c.settle()
+        assert all(not owners(c.claim(f"data-web-{i}")) for i in range(3)), (
+            "no pod owns its claim, so the garbage collector keeps them"
+        )
+
+    run(scenario, {"claims-kept-despite-scaled-delete": None})
+
+
+async def _rolled(c: Cluster, strategy: dict[str, Any]) -> list[str]:
+    """Change the template of a running set; wait until the update is done; the order in
+    which the pods were deleted."""
+    sts = await running_set(c, strategy=strategy)
+    old = sts["status"]["updateRevision"]
+    c.set_spec(_set_image("registry.k8s.io/e2e-test-images/httpd:2.4.39-4"))
+
+    def done() -> bool:
+        new = c.sts().get("status", {}).get("updateRevision")
+        pods = [c.pod(f"web-{i}") for i in range(3)]
+        return (
+            new not in (None, old)
+            and all(p is not None and p["metadata"]["labels"][REVISION_LABEL] == new for p in pods)
+            and c.all_ready("web-0", "web-1", "web-2")
+        )
+
+    await c.wait_for(done, "every pod at the new revision")
+    return c.deletion_order()
+
+
+def test_fault_update_ignores_partition() -> None:
+    async def scenario(c: Cluster) -> None:
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
+        assert await _rolled(c, strategy) == ["web-2", "web-1", "web-0"]
+
+    run(scenario, {"update-ignores-partition": None})
+
+
+def test_fault_update_forward_order() -> None:
+    async def scenario(c: Cluster) -> None:
+        assert await _rolled(c, {"type": "RollingUpdate"}) == ["web-0", "web-1", "web-2"]
+
+    run(scenario, {"update-forward-order": None})
+
+
+def test_fault_update_all_at_once() -> None:
+    async def scenario(c: Cluster) -> None:
+        await running_set(c)
+        c.hold.update({"web-0", "web-1", "web-2"})  # re-created pods stay unready
+        c.set_spec(_set_image("registry.k8s.io/e2e-test-images/httpd:2.4.39-4"))
+        await c.wait_for(lambda: len(c.deletion_order()) == 3, "all three deleted")
+        assert c.deletion_order() == ["web-2", "web-1", "web-0"]
+        assert not c.all_ready("web-2"), "deleted all three without a replacement Ready"
+
+    run(scenario, {"update-all-at-once": None})
+
+
 def test_fault_wrong_claim_binding() -> None:
     async def scenario(c: Cluster) -> None:
         await running_set(c)

@@ -51,7 +51,7 @@ def apply_defaults(
     if name == "Pod":
         default_pod(obj, creating)
     elif name == "StatefulSet":
-        default_statefulset(obj)
+        default_statefulset(obj, old)
     elif name == "Service":
         default_service(obj, old, allocate_cluster_ip)
     elif name == "PersistentVolumeClaim":

@@ -10,9 +10,11 @@ from conformance.sim.api.defaulting.core import default_pod_spec, default_pvc
 from conformance.sim.api.unstructured import Obj, child, dicts, is_unset, set_default
 
 
-def default_statefulset(obj: Obj) -> None:
-    """SetDefaults_StatefulSet, with the core defaults for its pod and claim templates."""
+def default_statefulset(obj: Obj, old: Obj | None = None) -> None:
+    """SetDefaults_StatefulSet, with the core defaults for its pod and claim templates, and
+    the registry strategy's dropStatefulSetDisabledFields (``old``: the stored set on update)."""
     spec = child(obj, "spec")
+    drop_max_unavailable(spec, old)
     set_default(spec, "podManagementPolicy", "OrderedReady")
     strategy = child(spec, "updateStrategy")
     if is_unset(strategy, "type"):
@@ -43,3 +45,21 @@ def default_statefulset(obj: Obj) -> None:
         status["replicas"] = 0
     if status.get("availableReplicas") is None:
         status["availableReplicas"] = 0
+
+
+def drop_max_unavailable(spec: Obj, old: Obj | None) -> None:
+    """dropStatefulSetDisabledFields: ``rollingUpdate.maxUnavailable`` needs the alpha gate
+    MaxUnavailableStatefulSet, off by default in 1.32 (as here: the simulator has no gates),
+    so the field is dropped unless the stored set already has it (maxUnavailableInUse)."""
+    if old is not None and _max_unavailable(old.get("spec")) is not None:
+        return
+    strategy = spec.get("updateStrategy")
+    rolling = strategy.get("rollingUpdate") if isinstance(strategy, dict) else None
+    if isinstance(rolling, dict):
+        rolling.pop("maxUnavailable", None)
+
+
+def _max_unavailable(spec: object) -> object:
+    strategy = spec.get("updateStrategy") if isinstance(spec, dict) else None
+    rolling = strategy.get("rollingUpdate") if isinstance(strategy, dict) else None
+    return rolling.get("maxUnavailable") if isinstance(rolling, dict) else None

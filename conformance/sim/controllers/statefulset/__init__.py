@@ -15,9 +15,10 @@ Faults of conformance.sim.faults that concern this controller are read at the mo
 of acting, so switching them at run time takes effect on the next reconcile; each
 module's docstring names the faults that act in it.
 
-Not modelled: maxUnavailable (KEP-961, alpha), the StatefulSetStartOrdinal and
-PodIndexLabel feature gates (both treated as on), rewriting the volumes of existing
-pods (the real API rejects pod spec changes anyway).
+Not modelled: maxUnavailable (KEP-961, alpha; the API server drops the field as 1.32 does
+with its MaxUnavailableStatefulSet gate off by default, so a rolling update goes one pod
+at a time), the StatefulSetStartOrdinal and PodIndexLabel feature gates (both treated as
+on), rewriting the volumes of existing pods (the real API rejects pod spec changes anyway).
 """
 
 from conformance.sim.controllers.statefulset.controller import StatefulSetController

@@ -16,6 +16,11 @@ that break ordering or retention act here:
   its pod on scale-down, whatever whenScaled says;
 - ``claims-deleted-on-set-delete``: a set being deleted (foreground) has all its claims
   deleted, whatever whenDeleted says (controller.py does the same once the set is gone).
+- ``update-ignores-partition``: a rolling update replaces the pods below the partition too
+  (and a missing pod below it comes back at the update revision);
+- ``update-forward-order``: a rolling update replaces pods lowest ordinal first;
+- ``update-all-at-once``: a rolling update deletes every outdated pod in one round,
+  without waiting for the replaced ones to be Ready (beyond any maxUnavailable).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ from conformance.sim.faults import ActiveFaults
 UNORDERED_SCALE = "unordered-scale"
 CLAIMS_DELETED_ON_SCALE = "claims-deleted-despite-retain"
 CLAIMS_DELETED_ON_DELETE = "claims-deleted-on-set-delete"
+UPDATE_IGNORES_PARTITION = "update-ignores-partition"
+UPDATE_FORWARD_ORDER = "update-forward-order"
+UPDATE_ALL_AT_ONCE = "update-all-at-once"
 
 
 class _Blocked(Exception):
@@ -139,8 +147,26 @@ class StatefulSetControl:
 
         if sts.update_type == "OnDelete":
             return
-        update_min = sts.partition or 0
-        for target in range(len(replicas) - 1, update_min - 1, -1):
+        self._roll(sts, update_rev, replicas, status, now)
+
+    def _roll(
+        self,
+        sts: SetView,
+        update_rev: Obj,
+        replicas: list[Obj | None],
+        status: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """The rolling update: from the highest ordinal down to the partition, delete the
+        first pod not at the update revision, or wait for the first unhealthy one: one pod
+        at a time (maxUnavailable never reaches here: the API server drops it, as 1.32 does
+        without the MaxUnavailableStatefulSet gate)."""
+        update_min = 0 if self.faults.on(UPDATE_IGNORES_PARTITION) else sts.partition or 0
+        targets = range(len(replicas) - 1, update_min - 1, -1)
+        if self.faults.on(UPDATE_FORWARD_ORDER):
+            targets = range(update_min, len(replicas))
+        burst = self.faults.on(UPDATE_ALL_AT_ONCE)
+        for target in targets:
             pod = replicas[target]
             if pod is None:
                 return
@@ -148,8 +174,10 @@ class StatefulSetControl:
             if revision != name_of(update_rev) and not terminating(pod):
                 self.pods.delete_pod(sts, pod)
                 status["currentReplicas"] = max(status.get("currentReplicas", 0) - 1, 0)
+                if burst:
+                    continue
                 return
-            if unavailable(pod, sts.min_ready_seconds, now):
+            if unavailable(pod, sts.min_ready_seconds, now) and not burst:
                 return
 
     # --- replicas ------------------------------------------------------------------------
@@ -176,7 +204,11 @@ class StatefulSetControl:
             return pod
         if pod is None:
             # newVersionedStatefulSetPod: ordinals below the partition stay at the current revision
-            use_current = sts.partition is not None and ordinal < sts.start + sts.partition
+            use_current = (
+                sts.partition is not None
+                and ordinal < sts.start + sts.partition
+                and not self.faults.on(UPDATE_IGNORES_PARTITION)
+            )
             source, revision = (
                 (current_set, current_rev) if use_current else (update_set, update_rev)
             )

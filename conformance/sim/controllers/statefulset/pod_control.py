@@ -14,6 +14,8 @@ Faults that corrupt a pod's identity act here, when the pod is made:
 it: the claims' owner references are computed as if whenDeleted were Retain, so the
 set never owns its claims and the garbage collector leaves them when the set goes
 (switched on at run time, it takes effect at the set's next reconcile).
+``claims-kept-despite-scaled-delete`` does the same to whenScaled: a condemned pod never
+becomes its claims' owner, so they outlive the pod that scale-down removes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from conformance.sim.faults import ActiveFaults
 WRONG_CLAIM = "wrong-claim-binding"
 HOSTNAME_DRIFT = "hostname-drift"
 CLAIMS_KEPT = "claims-kept-despite-delete"
+CLAIMS_KEPT_ON_SCALE = "claims-kept-despite-scaled-delete"
 
 
 class StatefulPodControl:
@@ -209,7 +212,9 @@ class StatefulPodControl:
         """UpdatePodClaimForRetentionPolicy for the claims of one pod."""
         policy = sts
         if self.faults.on(CLAIMS_KEPT):
-            policy = dataclasses.replace(sts, when_deleted=RETAIN)
+            policy = dataclasses.replace(policy, when_deleted=RETAIN)
+        if self.faults.on(CLAIMS_KEPT_ON_SCALE):
+            policy = dataclasses.replace(policy, when_scaled=RETAIN)
         for claim in claim_objects(sts, ordinal_of(pod)):
             existing = self.store.find(CLAIM, sts.namespace, name_of(claim))
             if existing is None or claim_owner_up_to_date(existing, policy, pod):
