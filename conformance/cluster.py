@@ -30,6 +30,7 @@ from urllib3.exceptions import (
 from conformance import evidence
 from conformance.inventory import Inventory, Timeouts
 from conformance.nodes.base import CommandResult
+from conformance.topology import NodeFacts
 from conformance.waits import TRANSIENT_CODES, Seen, WaitTimeout, wait_for
 from conformance.workloads import LABEL_RUN, LABEL_WORKER
 
@@ -267,6 +268,80 @@ class Cluster:
             field_selector=f"metadata.name={name}",
         )
 
+    # --- nodes and scheduling ---------------------------------------------------------
+
+    def as_json(self, obj: Any) -> dict[str, Any]:
+        """An object of the client as the API's JSON (camelCase), for pure checks."""
+        found: dict[str, Any] = self.api.sanitize_for_serialization(obj)
+        return found
+
+    def nodes(self) -> list[NodeFacts]:
+        """Every node: name, labels, and whether it is cordoned."""
+        listed = self.call(self.core.list_node)
+        return [NodeFacts.of(self.as_json(node)) for node in listed.items]
+
+    def cordon(self, name: str) -> None:
+        """Mark a node unschedulable, as ``kubectl cordon`` does."""
+        with evidence.step(f"cordon node {name}"):
+            self.call(self.core.patch_node, name, {"spec": {"unschedulable": True}})
+
+    def uncordon(self, name: str) -> None:
+        with evidence.step(f"uncordon node {name}"):
+            self.call(self.core.patch_node, name, {"spec": {"unschedulable": None}})
+
+    @contextmanager
+    def cordoned(self, names: list[str]) -> Iterator[list[str]]:
+        """Cordon the nodes not cordoned yet; uncordon those afterwards, also on failure."""
+        already = {node.name for node in self.nodes() if node.unschedulable}
+        done: list[str] = []
+        try:
+            for name in names:
+                if name not in already:
+                    self.cordon(name)
+                    done.append(name)
+            yield done
+        finally:
+            for name in done:
+                self.uncordon(name)
+
+    def ungate(self, namespace: str, pod: str) -> None:
+        """Remove a pod's scheduling gates: the scheduler may place it from now on."""
+        with evidence.step(f"remove the scheduling gates of pod {pod}"):
+            self.call(
+                self.core.patch_namespaced_pod, pod, namespace, {"spec": {"schedulingGates": None}}
+            )
+
+    def events_of(self, namespace: str, name: str) -> list[tuple[str, str]]:
+        """(reason, message) of the events about the object ``name``, oldest first."""
+        listed = self.call(
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.name={name}",
+        )
+        return _reasons(listed.items)
+
+    def wait_events(
+        self,
+        namespace: str,
+        name: str,
+        predicate: Callable[[list[tuple[str, str]]], bool],
+        *,
+        what: str,
+        timeout: float,
+    ) -> list[tuple[str, str]]:
+        """Watch the events about ``name`` until ``predicate`` holds of their (reason,
+        message), or ``timeout``; the events seen either way."""
+        seen = wait_for(
+            self.core.list_namespaced_event,
+            lambda seen: predicate(_reasons(seen.items())),
+            timeout=timeout,
+            what=what,
+            raise_on_timeout=False,
+            namespace=namespace,
+            field_selector=f"involvedObject.name={name}",
+        )
+        return _reasons(seen.items())
+
     # --- waits ------------------------------------------------------------------------
 
     def wait_pods(
@@ -356,6 +431,11 @@ class Cluster:
         except (ApiException, HTTPError, OSError) as exc:
             lines.append(f"  (could not describe namespace {namespace}: {_short(exc)})")
         return "\n".join(lines) or "  (namespace is empty)"
+
+
+def _reasons(events: list[Any]) -> list[tuple[str, str]]:
+    ordered = sorted(events, key=lambda e: str(e.last_timestamp or e.event_time or ""))
+    return [(str(e.reason or ""), str(e.message or "")) for e in ordered]
 
 
 MAX_WARNINGS = 10

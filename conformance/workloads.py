@@ -97,7 +97,7 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
     if not any(key.lower() == "fstype" or key == CSI_FSTYPE_KEY for key in parameters):
         key = CSI_FSTYPE_KEY if is_csi_driver(entry.provisioner) else PLAIN_FSTYPE_KEY
         parameters[key] = entry.fs_type
-    return {
+    manifest: Manifest = {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
         "metadata": {
@@ -109,6 +109,12 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
         "reclaimPolicy": entry.reclaim_policy.value,
         "volumeBindingMode": entry.volume_binding_mode.value,
     }
+    if entry.allowed_topologies:  # one term: a node must match every key
+        expressions = [
+            {"key": key, "values": list(values)} for key, values in entry.allowed_topologies.items()
+        ]
+        manifest["allowedTopologies"] = [{"matchLabelExpressions": expressions}]
+    return manifest
 
 
 def headless_service(
@@ -215,23 +221,32 @@ def claim_pod(
     workload: Workload,
     labels: Mapping[str, str],
     avoid_node: str | None = None,
+    node: str | None = None,
+    device_path: str | None = None,
 ) -> Manifest:
-    """A plain pod mounting an existing claim at the mount path, kept off ``avoid_node``
-    (a second reader of a ReadWriteMany claim on another node)."""
+    """A plain pod mounting an existing claim at the mount path (or, with ``device_path``,
+    a Block claim's device there), kept off ``avoid_node`` or on ``node`` (through the
+    scheduler: node affinity, never spec.nodeName): a second pod of a claim."""
+    container: Manifest = {
+        "name": CONTAINER_NAME,
+        "image": workload.image,
+        "command": list(DEFAULT_COMMAND),
+    }
+    if device_path:
+        container["volumeDevices"] = [{"name": "claim", "devicePath": device_path}]
+    else:
+        container["volumeMounts"] = [{"name": "claim", "mountPath": workload.mount_path}]
     spec: Manifest = {
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-        "containers": [
-            {
-                "name": CONTAINER_NAME,
-                "image": workload.image,
-                "command": list(DEFAULT_COMMAND),
-                "volumeMounts": [{"name": "claim", "mountPath": workload.mount_path}],
-            }
-        ],
+        "containers": [container],
         "volumes": [{"name": "claim", "persistentVolumeClaim": {"claimName": claim}}],
     }
-    if avoid_node:
-        term = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
+    if avoid_node or node:
+        term = (
+            {"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}
+            if node
+            else {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
+        )
         spec["affinity"] = {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {

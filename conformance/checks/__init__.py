@@ -8,6 +8,7 @@ and each is shown to fail on the simulator fault that breaks its property
 ``fail_on(checks.X(...))``.
 """
 
+from conformance.checks.access import not_attached_twice, one_pod_only
 from conformance.checks.block import block_device
 from conformance.checks.claims import (
     claims_bound,
@@ -23,6 +24,12 @@ from conformance.checks.identity import hostname_is, kept_claim_and_volume, reso
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
+from conformance.checks.topology import (
+    kept_from_its_volume,
+    volume_reaches_node,
+    waited_for_consumer,
+    within_allowed_topologies,
+)
 from conformance.checks.volumes import (
     container_mount,
     kubelet_mount,
@@ -51,9 +58,12 @@ __all__ = [
     "fail_on",
     "hostname_is",
     "kept_claim_and_volume",
+    "kept_from_its_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
+    "not_attached_twice",
     "not_on_the_nodes_own_disk",
+    "one_pod_only",
     "payload_intact",
     "pods_mount_their_claims",
     "pods_ready",
@@ -61,6 +71,9 @@ __all__ = [
     "scsi_disk",
     "seen_by_the_other_pod",
     "share_source",
+    "volume_reaches_node",
     "volumes_as_declared",
+    "waited_for_consumer",
+    "within_allowed_topologies",
     "written",
 ]

@@ -132,7 +132,7 @@ class SimCluster:
             StatefulSetController(store, self.faults),
             PersistentVolumeController(store, self.runtime, self.timing, self.faults),
             Provisioner(store, self.runtime, self.timing, self.faults),
-            Scheduler(store, self.timing),
+            Scheduler(store, self.timing, self.faults),
             Kubelet(store, self.runtime, self.timing, self.faults),
             EndpointsController(store),
             GarbageCollector(store),
