@@ -31,6 +31,7 @@ from urllib3.exceptions import (
 from conformance import evidence
 from conformance.inventory import Inventory, Timeouts
 from conformance.nodes.base import CommandResult
+from conformance.topology import NodeFacts
 from conformance.waits import TRANSIENT_CODES, Seen, WaitTimeout, wait_for
 from conformance.workloads import LABEL_RUN, LABEL_WORKER
 
@@ -304,16 +305,18 @@ class Cluster:
             self.call(self.core.patch_node, node, {"spec": {"unschedulable": unschedulable}})
 
     @contextmanager
-    def cordoned(self, node: str) -> Iterator[str]:
-        """The node cordoned for the body, uncordoned afterwards even when it failed; a node
-        that was cordoned already stays so."""
-        was = bool(self.call(self.core.read_node, node).spec.unschedulable)
-        if not was:
-            self.set_unschedulable(node, True)
+    def cordoned(self, *nodes: str) -> Iterator[list[str]]:
+        """The nodes cordoned for the body, uncordoned afterwards even when it failed; a
+        node that was cordoned already stays so. Yields those this call cordoned."""
+        done: list[str] = []
         try:
-            yield node
+            for node in nodes:
+                if not self.call(self.core.read_node, node).spec.unschedulable:
+                    self.set_unschedulable(node, True)
+                    done.append(node)
+            yield done
         finally:
-            if not was:
+            for node in done:
                 self.set_unschedulable(node, False)
 
     def evict(self, namespace: str, name: str) -> None:
@@ -392,6 +395,56 @@ class Cluster:
             what=f"namespace {name} to be deleted",
             field_selector=f"metadata.name={name}",
         )
+
+    # --- nodes and scheduling ---------------------------------------------------------
+
+    def as_json(self, obj: Any) -> dict[str, Any]:
+        """An object of the client as the API's JSON (camelCase), for pure checks."""
+        found: dict[str, Any] = self.api.sanitize_for_serialization(obj)
+        return found
+
+    def nodes(self) -> list[NodeFacts]:
+        """Every node: name, labels, and whether it is cordoned."""
+        listed = self.call(self.core.list_node)
+        return [NodeFacts.of(self.as_json(node)) for node in listed.items]
+
+    def ungate(self, namespace: str, pod: str) -> None:
+        """Remove a pod's scheduling gates: the scheduler may place it from now on."""
+        with evidence.step(f"remove the scheduling gates of pod {pod}"):
+            self.call(
+                self.core.patch_namespaced_pod, pod, namespace, {"spec": {"schedulingGates": None}}
+            )
+
+    def events_of(self, namespace: str, name: str) -> list[tuple[str, str]]:
+        """(reason, message) of the events about the object ``name``, oldest first."""
+        listed = self.call(
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.name={name}",
+        )
+        return _reasons(listed.items)
+
+    def wait_events(
+        self,
+        namespace: str,
+        name: str,
+        predicate: Callable[[list[tuple[str, str]]], bool],
+        *,
+        what: str,
+        timeout: float,
+    ) -> list[tuple[str, str]]:
+        """Watch the events about ``name`` until ``predicate`` holds of their (reason,
+        message), or ``timeout``; the events seen either way."""
+        seen = wait_for(
+            self.core.list_namespaced_event,
+            lambda seen: predicate(_reasons(seen.items())),
+            timeout=timeout,
+            what=what,
+            raise_on_timeout=False,
+            namespace=namespace,
+            field_selector=f"involvedObject.name={name}",
+        )
+        return _reasons(seen.items())
 
     # --- waits ------------------------------------------------------------------------
 
@@ -519,6 +572,11 @@ def _message(exc: ApiException) -> str:
         return str(json.loads(exc.body or "{}").get("message", "")) or str(exc.reason)
     except (TypeError, ValueError):
         return str(exc.reason)
+
+
+def _reasons(events: list[Any]) -> list[tuple[str, str]]:
+    ordered = sorted(events, key=lambda e: str(e.last_timestamp or e.event_time or ""))
+    return [(str(e.reason or ""), str(e.message or "")) for e in ordered]
 
 
 MAX_WARNINGS = 10

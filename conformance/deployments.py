@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance import checks, evidence, workloads
 from conformance.cluster import Cluster, pod_ready
-from conformance.inventory import Inventory, PodManagementPolicy, Storage
+from conformance.inventory import Inventory, PodManagementPolicy, Storage, VolumeMode
 from conformance.nodes.base import CommandResult
 from conformance.reporting import timeline
 
@@ -153,13 +153,35 @@ class Deployment:
         )
         return self.pod(ordinal)
 
-    def start_reader(self, claim: str, *, avoid_node: str) -> Any:
-        """A second pod mounting ``claim``, on another node than ``avoid_node``; Ready."""
-        name = f"{self.set_name}-reader"
+    def add_claim_pod(
+        self,
+        claim: str,
+        *,
+        suffix: str = "reader",
+        avoid_node: str | None = None,
+        node: str | None = None,
+        image: str | None = None,
+    ) -> str:
+        """Create a pod ``<set>-<suffix>`` using ``claim`` (kept off ``avoid_node``, or on
+        ``node``; of ``image``, else the workload's), without waiting for it; its name."""
+        name = f"{self.set_name}-{suffix}"
+        storage = self.case.storage
         manifest = workloads.claim_pod(
-            name, claim, workload=self.inventory.workload, labels=self.labels, avoid_node=avoid_node
+            name,
+            claim,
+            workload=self.inventory.workload,
+            labels=self.labels,
+            avoid_node=avoid_node,
+            node=node,
+            device_path=storage.device_path if storage.volume_mode is VolumeMode.BLOCK else None,
+            image=image,
         )
         self.cluster.apply(manifest, self.namespace)
+        return name
+
+    def start_reader(self, claim: str, *, avoid_node: str) -> Any:
+        """A second pod mounting ``claim``, on another node than ``avoid_node``; Ready."""
+        name = self.add_claim_pod(claim, avoid_node=avoid_node)
         self.cluster.wait_pods(
             self.namespace,
             lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
@@ -168,20 +190,12 @@ class Deployment:
         return self.cluster.call(self.cluster.core.read_namespaced_pod, name, self.namespace)
 
     def start_beside(self, pod: str, image: str, *, suffix: str) -> str:
-        """A pod of ``image`` on ``pod``'s node mounting its claim (a tool the workload
-        image lacks); Running. Its name; the caller deletes it."""
-        name = f"{pod}-{suffix}"
-        node = self.cluster.call(self.cluster.core.read_namespaced_pod, pod, self.namespace)
-        claim = self.claim_of_pod(node)
-        manifest = workloads.claim_pod(
-            name,
-            claim or "",
-            workload=self.inventory.workload,
-            labels=self.labels,
-            on_node=node.spec.node_name,
-            image=image,
+        """A pod of ``image`` on ``pod``'s node using its claim (a tool the workload image
+        lacks), Running; its name. The caller deletes it."""
+        found = self.cluster.call(self.cluster.core.read_namespaced_pod, pod, self.namespace)
+        name = self.add_claim_pod(
+            self.claim_of_pod(found) or "", suffix=suffix, node=found.spec.node_name, image=image
         )
-        self.cluster.apply(manifest, self.namespace)
         self.cluster.wait_pods(
             self.namespace,
             lambda seen: name in seen.objects and pod_ready(seen.objects[name]),

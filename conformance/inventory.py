@@ -362,6 +362,9 @@ class Storage(Strict):
     parameters: dict[str, str] = Field(default_factory=dict)
     reclaim_policy: ReclaimPolicy = ReclaimPolicy.DELETE
     volume_binding_mode: BindingMode = BindingMode.IMMEDIATE
+    # the class's allowedTopologies, label key -> values (e.g. topology.kubernetes.io/zone:
+    # [us-east-1a]): volumes only where a node's labels match every key
+    allowed_topologies: dict[str, list[str]] = Field(default_factory=dict)
     fs_type: FsType = "ext4"
     volume_mode: VolumeMode = VolumeMode.FILESYSTEM
     device_path: AbsolutePath = "/dev/xvda"  # where a Block volume appears in the container
@@ -391,6 +394,13 @@ class Storage(Strict):
             )
         if self.parameters and not self.provisioner:
             raise ValueError("@parameters: only apply with provisioner: (a class we create)")
+        if self.allowed_topologies and not self.provisioner:
+            raise ValueError(
+                "@allowed_topologies: only apply with provisioner: (a class we create); an "
+                "existing class's allowedTopologies are read from the cluster"
+            )
+        if any(not values for values in self.allowed_topologies.values()):
+            raise ValueError("@allowed_topologies: each key needs at least one value")
         if self.capabilities.scsi and not (
             self.expect.hardware.get("vendor") or self.expect.hardware.get("model")
         ):

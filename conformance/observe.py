@@ -503,8 +503,10 @@ def run_fio(dep: Deployment, pod: str) -> FioRun:
     timeout = perf.runtime * len(perf.jobs) + dep.cluster.timeouts.command + 60
     where, target = "the workload container", pod
     probe = dep.exec(pod, ["sh", "-c", "command -v fio"])
-    if probe.exit_code != 0 and not block:
-        target = dep.start_beside(pod, dep.inventory.workload.fio_image, suffix="fio")
+    if probe.exit_code != 0:
+        target = dep.start_beside(
+            pod, dep.inventory.workload.fio_image, suffix=f"fio-{pod.rsplit('-', 1)[-1]}"
+        )
         where = f"pod {target} ({dep.inventory.workload.fio_image}) beside it"
     try:
         with evidence.step(f"fio {', '.join(perf.jobs)} on {path} in {where} of {pod}"):

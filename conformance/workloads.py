@@ -111,6 +111,11 @@ def storage_class(entry: Storage, *, run_id: str, worker: str) -> Manifest | Non
     }
     if entry.capabilities.expansion:  # claims of the class may then be resized
         manifest["allowVolumeExpansion"] = True
+    if entry.allowed_topologies:  # one term: a node must match every key
+        expressions = [
+            {"key": key, "values": list(values)} for key, values in entry.allowed_topologies.items()
+        ]
+        manifest["allowedTopologies"] = [{"matchLabelExpressions": expressions}]
     return manifest
 
 
@@ -218,28 +223,34 @@ def claim_pod(
     workload: Workload,
     labels: Mapping[str, str],
     avoid_node: str | None = None,
-    on_node: str | None = None,
+    node: str | None = None,
+    device_path: str | None = None,
     image: str | None = None,
 ) -> Manifest:
-    """A plain pod mounting an existing claim at the mount path, kept off ``avoid_node``
-    (a second reader of a ReadWriteMany claim on another node) or put on ``on_node`` (a
-    tool beside the pod that has the claim: a ReadWriteOnce volume is one node's)."""
+    """A plain pod mounting an existing claim at the mount path (or, with ``device_path``,
+    a Block claim's device there), kept off ``avoid_node`` or on ``node`` (through the
+    scheduler: node affinity, never spec.nodeName): a second pod of a claim, or a tool
+    (``image``) beside the pod that has it."""
+    container: Manifest = {
+        "name": CONTAINER_NAME,
+        "image": image or workload.image,
+        "command": list(DEFAULT_COMMAND),
+    }
+    if device_path:
+        container["volumeDevices"] = [{"name": "claim", "devicePath": device_path}]
+    else:
+        container["volumeMounts"] = [{"name": "claim", "mountPath": workload.mount_path}]
     spec: Manifest = {
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-        "containers": [
-            {
-                "name": CONTAINER_NAME,
-                "image": image or workload.image,
-                "command": list(DEFAULT_COMMAND),
-                "volumeMounts": [{"name": "claim", "mountPath": workload.mount_path}],
-            }
-        ],
+        "containers": [container],
         "volumes": [{"name": "claim", "persistentVolumeClaim": {"claimName": claim}}],
     }
-    if on_node:
-        spec["nodeName"] = on_node
-    if avoid_node:
-        term = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
+    if avoid_node or node:
+        term = (
+            {"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}
+            if node
+            else {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [avoid_node]}
+        )
         spec["affinity"] = {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {

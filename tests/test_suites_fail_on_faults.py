@@ -241,6 +241,36 @@ PROOFS: dict[str, list[Proof]] = {
             "expansion-loses-data", "web-0: /dev/xvda@2048 reads back sha256", entry="sim-csi-block"
         ),
     ],
+    "test_topology.py::test_claims_stay_pending_until_their_pod_is_scheduled": [
+        Proof("wffc-ignored", "while its pod web-wffc-0 is not scheduled yet", entry="nvme-cloud"),
+    ],
+    "test_topology.py::test_volumes_stay_within_the_allowed_topologies": [
+        Proof(
+            "topology-ignored",
+            "outside the class's allowedTopologies topology.kubernetes.io/zone in [zone-a]",
+            entry="nvme-cloud",
+        ),
+    ],
+    "test_topology.py::test_a_deleted_pod_returns_where_its_volume_reaches": [
+        Proof(
+            "volume-affinity-ignored",
+            "which the nodeAffinity of its volume pvc-",
+            entry="nvme-cloud",
+        ),
+    ],
+    "test_topology.py::test_a_pod_its_volume_cannot_follow_stays_pending_and_says_why": [
+        Proof(
+            "volume-affinity-ignored",
+            "does not reach, while the nodes it reaches (",
+            entry="nvme-cloud",
+        ),
+    ],
+    "test_access_modes.py::test_a_rwo_volume_is_not_mounted_on_a_second_node": [
+        Proof("rwo-multi-attach", "the volume is mounted on two nodes", entry="sim-csi-ext4"),
+    ],
+    "test_access_modes.py::test_a_rwop_claim_admits_one_pod_only": [
+        Proof("rwop-not-enforced", "ReadWriteOncePod admits one pod only", entry="sim-csi-ext4"),
+    ],
 }
 
 

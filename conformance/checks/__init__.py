@@ -8,6 +8,7 @@ and each is shown to fail on the simulator fault that breaks its property
 ``fail_on(checks.X(...))``.
 """
 
+from conformance.checks.access import not_attached_twice, one_pod_only
 from conformance.checks.block import block_device
 from conformance.checks.claims import (
     claims_bound,
@@ -40,6 +41,12 @@ from conformance.checks.rollout import (
 )
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
+from conformance.checks.topology import (
+    kept_from_its_volume,
+    volume_reaches_node,
+    waited_for_consumer,
+    within_allowed_topologies,
+)
 from conformance.checks.volumes import (
     container_mount,
     kubelet_mount,
@@ -73,12 +80,15 @@ __all__ = [
     "fio_ran",
     "hostname_is",
     "kept_claim_and_volume",
+    "kept_from_its_volume",
     "kubelet_mount",
     "kubelet_mounts_gone",
     "max_unavailable",
     "mount_kept",
     "moved_off",
+    "not_attached_twice",
     "not_on_the_nodes_own_disk",
+    "one_pod_only",
     "payload_intact",
     "performance_within",
     "pods_mount_their_claims",
@@ -91,7 +101,10 @@ __all__ = [
     "spared",
     "unavailable_at_most",
     "volume_left_node",
+    "volume_reaches_node",
     "volumes_as_declared",
+    "waited_for_consumer",
     "went_down_in_order",
+    "within_allowed_topologies",
     "written",
 ]

@@ -140,7 +140,7 @@ class SimCluster:
             StatefulSetController(store, self.faults),
             PersistentVolumeController(store, self.runtime, self.timing, self.faults),
             Provisioner(store, self.runtime, self.timing, self.faults),
-            Scheduler(store, self.timing),
+            Scheduler(store, self.timing, self.faults),
             kubelet,
             ExpandController(store, self.runtime, self.timing, self.faults),
             NodeExpander(store, self.runtime, self.timing, self.faults),

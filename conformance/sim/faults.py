@@ -94,7 +94,41 @@ CATALOG: tuple[Fault, ...] = (
         ValueKind.SWITCH,
         "no default StorageClass: a claim without storageClassName stays Pending",
     ),
+    Fault(
+        "wffc-ignored",
+        "api",
+        ValueKind.SWITCH,
+        "WaitForFirstConsumer is ignored: claims are provisioned and bound at once, before "
+        "any pod using them is scheduled",
+    ),
+    Fault(
+        "topology-ignored",
+        "api",
+        ValueKind.SWITCH,
+        "the provisioner ignores the class's allowedTopologies: zonal volumes are made in a "
+        "zone the class does not allow",
+    ),
+    Fault(
+        "volume-affinity-ignored",
+        "api",
+        ValueKind.SWITCH,
+        "the scheduler ignores bound volumes' nodeAffinity: pods land on nodes their "
+        "volumes do not reach",
+    ),
+    Fault(
+        "rwop-not-enforced",
+        "api",
+        ValueKind.SWITCH,
+        "the scheduler admits a second pod using a ReadWriteOncePod claim",
+    ),
     Fault("data-loss-on-reattach", "node", ValueKind.SWITCH, "a re-attached volume is empty"),
+    Fault(
+        "rwo-multi-attach",
+        "node",
+        ValueKind.SWITCH,
+        "a ReadWriteOnce volume in use on one node is attached and mounted read-write on "
+        "another too (no Multi-Attach error)",
+    ),
     Fault("wrong-fstype", "node", ValueKind.SWITCH, "volumes are formatted with another fs"),
     Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),
     Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),

@@ -59,10 +59,10 @@ class Sim:
         self.faults = ActiveFaults(faults)
         self.node_names = [f"node-{n}" for n in range(1, nodes + 1)]
         makers: dict[str, Callable[[], Controller]] = {
-            "binder": lambda: PersistentVolumeController(self.store),
+            "binder": lambda: PersistentVolumeController(self.store, faults=self.faults),
             "provisioner": lambda: Provisioner(self.store, self.runtime, self.timing, self.faults),
-            "scheduler": lambda: Scheduler(self.store, self.timing),
-            "kubelet": lambda: Kubelet(self.store, self.runtime, self.timing),
+            "scheduler": lambda: Scheduler(self.store, self.timing, self.faults),
+            "kubelet": lambda: Kubelet(self.store, self.runtime, self.timing, self.faults),
             "endpoints": lambda: EndpointsController(self.store),
         }
         self.controllers = [makers[name]() for name in controllers]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from conformance.sim import topology
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Obj, Store, kind_named, now_rfc3339
@@ -63,6 +64,7 @@ NODE: Kind = kind_named("Node")
 
 KUBELET = "kubelet"
 ATTACH_DETACH = "attachdetach-controller"
+RWO_MULTI_ATTACH = "rwo-multi-attach"  # fault: no Multi-Attach error
 KUBELET_VERSION = "v1.32.0"
 NODE_SUBNET = "10.251.0"  # node n (from 1) is 10.251.0.<n+1>; .1 is the host's bridge end
 POD_SUBNET = "10.244"  # node n gets the pod CIDR 10.244.<n>.0/24
@@ -145,6 +147,7 @@ def node_object(
                 "kubernetes.io/arch": arch,
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
+                **topology.node_labels(number),
             },
             "annotations": {
                 "node.alpha.kubernetes.io/ttl": "0",
@@ -966,7 +969,7 @@ class Kubelet(Controller):
                 "ReadWriteMany",
                 "ReadOnlyMany",
             }
-            if users and not shared:
+            if users and not shared and not self.faults.on(RWO_MULTI_ATTACH):
                 same_ns = [
                     u.pod["metadata"]["name"]
                     for u in users

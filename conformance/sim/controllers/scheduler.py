@@ -1,13 +1,19 @@
 """The default scheduler: binds pending pods to Ready, schedulable nodes.
 
-Filters as kube-scheduler's plugins do for what this cluster supports: node
+Filters as kube-scheduler's plugins do for what this cluster supports: scheduling
+gates (a gated pod waits, PodScheduled False with reason SchedulingGated), node
 readiness and unschedulable, taints and tolerations, nodeSelector, required node
-affinity, and volumes (VolumeBinding: unbound Immediate claims make the pod wait,
-WaitForFirstConsumer claims get ``volume.kubernetes.io/selected-node`` and the pod
-waits for them to be bound on that node; bound volumes' node affinity). Scores by
-spreading: the feasible node with the fewest pods, ties by name.
+affinity, VolumeRestrictions (a ReadWriteOncePod claim another pod uses), and volumes
+(VolumeBinding: unbound Immediate claims make the pod wait, WaitForFirstConsumer claims
+to provision need a node their class's allowedTopologies admit, get
+``volume.kubernetes.io/selected-node`` and the pod waits for them to be bound on that
+node; bound volumes' node affinity). Scores by spreading: the feasible node with the
+fewest pods, ties by name.
 
-Wiring: ``Scheduler(store, timing)``; :func:`bind_pod` is the pods/binding
+Where it differs: upstream's API server sets the SchedulingGated condition when a gated
+pod is created; here the scheduler sets it when it first sees the pod.
+
+Wiring: ``Scheduler(store, timing, faults=None)``; :func:`bind_pod` is the pods/binding
 subresource's effect and can serve that endpoint too.
 """
 
@@ -34,7 +40,9 @@ from conformance.sim.controllers.volumes import (
     pod_claims,
     volume_fits_node,
 )
+from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
+from conformance.sim.topology import topology_terms_match
 
 POD: Kind = kind_named("Pod")
 NODE: Kind = kind_named("Node")
@@ -43,6 +51,17 @@ SCHEDULER_NAME = "default-scheduler"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+RWOP = "ReadWriteOncePod"
+# upstream's messages (VolumeRestrictions, VolumeBinding, the pod strategy's gate condition)
+RWOP_CONFLICT = (
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+)
+BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind"
+NODE_CONFLICT = "node(s) had volume node affinity conflict"
+GATED = "SchedulingGated"
+GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
+VOLUME_AFFINITY_IGNORED = "volume-affinity-ignored"  # faults
+RWOP_NOT_ENFORCED = "rwop-not-enforced"
 
 
 def bind_pod(store: Store, pod: Obj, node: str) -> Obj:
@@ -129,9 +148,10 @@ class Scheduler(Controller):
 
     name = SCHEDULER_NAME
 
-    def __init__(self, store: Store, timing: Timing) -> None:
+    def __init__(self, store: Store, timing: Timing, faults: ActiveFaults | None = None) -> None:
         super().__init__(store)
         self.timing = timing
+        self.faults = faults or ActiveFaults()
         self._waiting: set[QueueKey] = set()
         self._assumed: dict[str, str] = {}  # pod uid -> node chosen while volumes bind
         self._last_failure: dict[str, str] = {}  # pod uid -> FailedScheduling message
@@ -162,6 +182,9 @@ class Scheduler(Controller):
             return
         if (pod.get("spec") or {}).get("schedulerName", SCHEDULER_NAME) != SCHEDULER_NAME:
             return
+        if (pod.get("spec") or {}).get("schedulingGates"):
+            self._gated(pod)
+            return
         delay = self.timing.delay("schedule")
         if delay:
             await asyncio.sleep(delay)  # the scheduler's own latency
@@ -169,6 +192,20 @@ class Scheduler(Controller):
             if pod is None or not _unscheduled(pod):
                 return
         self._schedule(pod)
+
+    def _gated(self, pod: Obj) -> None:
+        """A gated pod is not scheduled; its PodScheduled condition says so."""
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "PodScheduled":
+                return
+
+        def gated(obj: Obj) -> None:
+            set_condition(
+                obj.setdefault("status", {}), "PodScheduled", "False", GATED, GATED_MESSAGE
+            )
+
+        m = pod["metadata"]
+        self.store.mutate(POD, m["namespace"], m["name"], gated, subresource="status")
 
     def _schedule(self, pod: Obj) -> None:
         m = pod["metadata"]
@@ -276,17 +313,51 @@ class Scheduler(Controller):
             required is not None and not node_selector_terms_match(required, node)
         ):
             return "node(s) didn't match Pod's node affinity/selector"
+        if self._rwop_in_use(pod, claims):
+            return RWOP_CONFLICT
         for claim, storage_class in claims:
             if _claim_bound(claim):
                 pv = self.store.find(PV, None, claim["spec"]["volumeName"])
-                if pv is not None and not volume_fits_node(pv, node):
-                    return "node(s) had volume node affinity conflict"
+                if (
+                    pv is not None
+                    and not volume_fits_node(pv, node)
+                    and not self.faults.on(VOLUME_AFFINITY_IGNORED)
+                ):
+                    return NODE_CONFLICT
             elif (
                 str((storage_class or {}).get("provisioner") or "") == NO_PROVISIONER
                 and find_matching_volume(self.store, claim, node=node) is None
             ):
-                return "node(s) didn't find available persistent volumes to bind"
+                return BIND_CONFLICT
+            elif _delayed(storage_class) and not topology_terms_match(
+                (storage_class or {}).get("allowedTopologies"), labels
+            ):
+                return BIND_CONFLICT  # checkVolumeProvisions: the class does not reach the node
         return ""
+
+    def _rwop_in_use(self, pod: Obj, claims: list[tuple[Obj, Obj | None]]) -> bool:
+        """VolumeRestrictions: another scheduled pod uses one of the pod's ReadWriteOncePod
+        claims (then no node fits)."""
+        if self.faults.on(RWOP_NOT_ENFORCED):
+            return False
+        names = {
+            c["metadata"]["name"]
+            for c, _ in claims
+            if RWOP in ((c.get("spec") or {}).get("accessModes") or [])
+        }
+        if not names:
+            return False
+        m = pod["metadata"]
+
+        def rival(other: Obj) -> bool:
+            return (
+                other["metadata"].get("uid") != m.get("uid")
+                and bool((other.get("spec") or {}).get("nodeName"))
+                and (other.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                and bool(names & set(pod_claims(other)))
+            )
+
+        return bool(self.store.list(POD, m["namespace"], rival))
 
     def _pick(self, names: list[str]) -> str:
         load: Counter[str] = Counter()

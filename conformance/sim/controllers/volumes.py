@@ -24,6 +24,7 @@ from collections.abc import Coroutine, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from conformance.sim import topology
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Hook, Obj, Store, kind_named, meta
@@ -65,6 +66,8 @@ BINDER = "persistentvolume-controller"
 
 NO_DEFAULT_CLASS = "no-default-class"
 WRONG_CAPACITY = "pv-wrong-capacity"
+WFFC_IGNORED = "wffc-ignored"
+TOPOLOGY_IGNORED = "topology-ignored"
 
 
 def serves(provisioner: str) -> bool:
@@ -364,6 +367,7 @@ class PersistentVolumeController(Controller):
         """``runtime``, ``timing`` and ``faults`` are accepted so every controller is wired
         alike; binding itself is instantaneous, as upstream, and touches no node."""
         super().__init__(store)
+        self.faults = faults or ActiveFaults()
         self._said: set[tuple[str, str, str]] = set()  # (uid, reason, message) already emitted
 
     def keys_for(self, event: Event) -> Iterable[QueueKey]:
@@ -433,7 +437,7 @@ class PersistentVolumeController(Controller):
             return
         class_name = claim_class(claim)
         storage_class = self.store.find(STORAGE_CLASS, None, class_name) if class_name else None
-        delayed = (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
+        delayed = _delayed(storage_class, self.faults)
         selected = (m.get("annotations") or {}).get(SELECTED_NODE)
         if delayed and not selected:
             pv = find_matching_volume(self.store, claim, prebound_only=True)
@@ -448,7 +452,11 @@ class PersistentVolumeController(Controller):
             )
             return
         node = self.store.find(NODE, None, selected) if selected else None
-        pv = find_matching_volume(self.store, claim, node=node)
+        # a volume pre-bound to the claim (a provisioned one) binds whatever its affinity,
+        # as upstream's binder matches without a node; the scheduler then follows the PV
+        pv = find_matching_volume(self.store, claim, prebound_only=True) or find_matching_volume(
+            self.store, claim, node=node
+        )
         if pv is not None:
             self._bind(pv, claim)
             return
@@ -630,6 +638,13 @@ class PersistentVolumeController(Controller):
         return "Failed"
 
 
+def _delayed(storage_class: Obj | None, faults: ActiveFaults) -> bool:
+    """Whether binding waits for a pod (WaitForFirstConsumer), unless the fault
+    wffc-ignored binds such claims at once."""
+    waits = (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
+    return waits and not faults.on(WFFC_IGNORED)
+
+
 def _terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -755,8 +770,7 @@ class Provisioner(Controller):
         annotations = m.get("annotations") or {}
         if not serves(provisioner) or annotations.get(STORAGE_PROVISIONER) != provisioner:
             return
-        delayed = storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
-        if delayed and not annotations.get(SELECTED_NODE):
+        if _delayed(storage_class, self.faults) and not annotations.get(SELECTED_NODE):
             return
         if self.store.find(PV, None, f"pvc-{m['uid']}") is not None:
             return  # provisioned; the binder completes the binding
@@ -811,6 +825,7 @@ class Provisioner(Controller):
                 type_="Warning",
             )
             raise RuntimeFailure(str(exc)) from exc
+        self._place(pv, current, storage_class)
         undersized = self.faults.on(WRONG_CAPACITY)
         if undersized:
             pv["spec"]["capacity"]["storage"] = _half(pv["spec"]["capacity"]["storage"])
@@ -838,6 +853,21 @@ class Provisioner(Controller):
             f"Successfully provisioned volume {pv['metadata']['name']}",
             component=component,
         )
+
+    def _place(self, pv: Obj, claim: Obj, storage_class: Obj) -> None:
+        """A zonal driver's volume gets its zone's nodeAffinity (see conformance.sim.topology)."""
+        provisioner = str(storage_class.get("provisioner") or "")
+        if not topology.zonal(provisioner) or share_class(storage_class):
+            return
+        selected = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+        node = self.store.find(NODE, None, selected) if selected else None
+        zone = topology.pick_zone(
+            storage_class,
+            node,
+            self.store.list(NODE),
+            ignore_allowed=self.faults.on(TOPOLOGY_IGNORED),
+        )
+        pv["spec"]["nodeAffinity"] = topology.volume_node_affinity(provisioner, zone)
 
     def _name_volume(self, claim: Obj, pv_name: str) -> None:
         """Fault pv-wrong-capacity: set the claim's spec.volumeName to the undersized PV.
