@@ -153,6 +153,12 @@ PROOFS: dict[str, list[Proof]] = {
     "test_block_volumes.py::test_raw_data_at_an_offset_survives_the_pod_being_recreated": [
         Proof("data-loss-on-reattach", "reads back sha256", entry="sim-csi-block"),
     ],
+    "test_static_volumes.py::test_each_ordinal_gets_the_volume_pre_bound_to_its_claim": [
+        Proof("static-pv-misbound", "-1, expected static-"),
+    ],
+    "test_static_volumes.py::test_the_claim_templates_selector_picks_the_sets_volumes": [
+        Proof("static-pv-misbound", "which its selector conformance.io/static-pool="),
+    ],
     "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
         Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
     ],

@@ -23,6 +23,7 @@ from conformance.checks.identity import hostname_is, kept_claim_and_volume, reso
 from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
+from conformance.checks.static import bound_as_pre_bound, bound_in_pool
 from conformance.checks.volumes import (
     container_mount,
     kubelet_mount,
@@ -40,6 +41,8 @@ def fail_on(problems: list[str]) -> None:
 
 __all__ = [
     "block_device",
+    "bound_as_pre_bound",
+    "bound_in_pool",
     "claims_bound",
     "claims_deleted",
     "claims_kept",

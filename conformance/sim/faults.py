@@ -64,6 +64,13 @@ CATALOG: tuple[Fault, ...] = (
         "provisioned PVs (and so their claims' status.capacity) are half the size requested",
     ),
     Fault(
+        "static-pv-misbound",
+        "api",
+        ValueKind.SWITCH,
+        "the binder gives a claim a static PV pre-bound (claimRef) to another ordinal's claim, "
+        "or one its selector does not select",
+    ),
+    Fault(
         "no-default-class",
         "api",
         ValueKind.SWITCH,

@@ -25,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -115,6 +117,31 @@ def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
         return plugin_dir, driver, pv["metadata"]["name"], options
     # a static PV of another source type: treat it as a local disk, flex-style
     return "kubernetes.io~local-volume", "local", pv["metadata"]["name"], {}
+
+
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+_NOT_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def backing_name(pv: Obj) -> str:
+    """What names a PV's disk in the volumes directory. A provisioned PV's is its own
+    name. A static PV's is the volume it names, as a pre-created SAN LUN or cloud disk is
+    found by its id, not by the PV object: ``static-<CSI volumeHandle>``, or
+    ``static-<flexVolume options.volumeID>`` (characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``-``, with a short digest against collisions); a
+    flexVolume without volumeID, or another source, is named by the PV."""
+    name = str(pv["metadata"]["name"])
+    if (pv["metadata"].get("annotations") or {}).get(PROVISIONED_BY):
+        return name
+    spec = pv.get("spec") or {}
+    handle = str((spec.get("csi") or {}).get("volumeHandle") or "")
+    handle = handle or str(
+        ((spec.get("flexVolume") or {}).get("options") or {}).get("volumeID") or ""
+    )
+    if not handle:
+        return name
+    digest = hashlib.sha256(handle.encode()).hexdigest()[:8]
+    return f"static-{_NOT_FILE_NAME.sub('-', handle)[:150]}-{digest}"
 
 
 def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
@@ -387,17 +414,19 @@ class KernelRuntime:
             raise RuntimeFailure(str(exc)) from exc
 
     async def _volume(self, pv: Obj) -> devices.Volume:
+        """The disk behind a PV. A static PV's (see :func:`backing_name`) is the
+        administrator's pre-created disk: made, formatted with the PV's fsType, on the
+        first attach of a PV naming it, and found again by every PV naming it later."""
         name = pv["metadata"]["name"]
+        key = backing_name(pv)
         volume = self.volumes.get(name)
         if volume is None:
-            volume = await self._blocking(devices.load_volume, self.volumes_dir, name)
+            volume = await self._blocking(devices.load_volume, self.volumes_dir, key)
         if volume is None and volume_mode(pv) == "Block":  # a static raw disk
-            volume = await self._blocking(
-                block.create_raw_volume, self.volumes_dir, name, _size(pv)
-            )
+            volume = await self._blocking(block.create_raw_volume, self.volumes_dir, key, _size(pv))
         if volume is None:  # a static PV: the administrator's disk, made on first attach
             volume = await self._blocking(
-                devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
+                devices.create_volume, self.volumes_dir, key, _size(pv), _fs_type(pv)
             )
         self.volumes[name] = volume
         return volume
