@@ -159,6 +159,12 @@ PROOFS: dict[str, list[Proof]] = {
     "test_static_volumes.py::test_the_claim_templates_selector_picks_the_sets_volumes": [
         Proof("static-pv-misbound", "which its selector conformance.io/static-pool="),
     ],
+    "test_claim_templates.py::test_each_template_is_mounted_at_its_own_path_from_its_own_volume": [
+        Proof("claim-templates-crossed", "web-tpl-0: /data shows"),
+    ],
+    "test_claim_templates.py::test_each_template_keeps_its_claim_and_data_across_pod_deletion": [
+        Proof("claim-templates-crossed", "the device the kubelet mounted for claim log-web-tpl-1"),
+    ],
     "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
         Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
     ],

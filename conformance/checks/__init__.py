@@ -24,6 +24,7 @@ from conformance.checks.ordering import created_in_order, deleted_highest_first
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.static import bound_as_pre_bound, bound_in_pool
+from conformance.checks.templates import own_devices
 from conformance.checks.volumes import (
     container_mount,
     kubelet_mount,
@@ -57,6 +58,7 @@ __all__ = [
     "kubelet_mount",
     "kubelet_mounts_gone",
     "not_on_the_nodes_own_disk",
+    "own_devices",
     "payload_intact",
     "pods_mount_their_claims",
     "pods_ready",

@@ -81,6 +81,13 @@ CATALOG: tuple[Fault, ...] = (
     Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),
     Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),
     Fault("readonly-data-mount", "node", ValueKind.SWITCH, "the pod's volume is mounted read-only"),
+    Fault(
+        "claim-templates-crossed",
+        "node",
+        ValueKind.SWITCH,
+        "a pod's first two claims swap mount paths: the second template's volume is "
+        "mounted at the first's path",
+    ),
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
     Fault(
         "mount-fails",
