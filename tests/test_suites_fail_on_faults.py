@@ -165,6 +165,12 @@ PROOFS: dict[str, list[Proof]] = {
     "test_claim_templates.py::test_each_template_keeps_its_claim_and_data_across_pod_deletion": [
         Proof("claim-templates-crossed", "the device the kubelet mounted for claim log-web-tpl-1"),
     ],
+    "test_fs_group.py::test_always_gives_the_volume_and_its_files_the_fs_group": [
+        Proof("fsgroup-ignored", "web-always-0: /data is 0:0 mode 0755, expected group 2000"),
+    ],
+    "test_fs_group.py::test_on_root_mismatch_leaves_a_matching_volume_alone": [
+        Proof("fsgroup-ignored", "web-onrootmismatch-0: /data is 0:0 mode 0755, expected group"),
+    ],
     "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
         Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
     ],

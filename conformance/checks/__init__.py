@@ -21,6 +21,7 @@ from conformance.checks.claims import (
 from conformance.checks.data import payload_intact, written
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.ownership import file_owned, fs_group_root, regrouped
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
 from conformance.checks.static import bound_as_pre_bound, bound_in_pool
@@ -53,6 +54,8 @@ __all__ = [
     "deleted_highest_first",
     "device_stack",
     "fail_on",
+    "file_owned",
+    "fs_group_root",
     "hostname_is",
     "kept_claim_and_volume",
     "kubelet_mount",
@@ -62,6 +65,7 @@ __all__ = [
     "payload_intact",
     "pods_mount_their_claims",
     "pods_ready",
+    "regrouped",
     "resolves",
     "scsi_disk",
     "seen_by_the_other_pod",

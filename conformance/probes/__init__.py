@@ -84,6 +84,7 @@ from conformance.probes.multipath import (
     PathGroup,
     parse_multipath,
 )
+from conformance.probes.owner import Owner, owner_command, parse_owner
 from conformance.probes.proc import container_id, container_pids_command, mountinfo_of, parse_pids
 from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
 from conformance.probes.stat import PathStat, parse_stat, stat_command
@@ -121,6 +122,7 @@ __all__ = [
     "MountLine",
     "MultipathMap",
     "MultipathPath",
+    "Owner",
     "PathGroup",
     "PathStat",
     "Payload",
@@ -144,6 +146,7 @@ __all__ = [
     "match_kubelet_mount",
     "mount_containing",
     "mountinfo_of",
+    "owner_command",
     "parse_checksum",
     "parse_findmnt_json",
     "parse_getent_hosts",
@@ -154,6 +157,7 @@ __all__ = [
     "parse_mount",
     "parse_mountinfo",
     "parse_multipath",
+    "parse_owner",
     "parse_pids",
     "parse_proc_mounts",
     "parse_stat",

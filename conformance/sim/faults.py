@@ -88,6 +88,13 @@ CATALOG: tuple[Fault, ...] = (
         "a pod's first two claims swap mount paths: the second template's volume is "
         "mounted at the first's path",
     ),
+    Fault(
+        "fsgroup-ignored",
+        "node",
+        ValueKind.SWITCH,
+        "the kubelet does not give volumes the pod's fsGroup: the volume root stays root's, "
+        "and a non-root container cannot write to it",
+    ),
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
     Fault(
         "mount-fails",

@@ -49,6 +49,7 @@ from conformance.sim.kernel import (
     devices,
     host,
     hostpath,
+    ownership,
     pod_exec,
     pods,
     shares,
@@ -151,6 +152,25 @@ def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
             return str(spec[source]["fsType"])
     params = (storage_class or {}).get("parameters") or {}
     return str(params.get("fsType") or params.get("csi.storage.k8s.io/fstype") or "ext4")
+
+
+def _identity(spec: Obj, container: Obj) -> dict[str, Any]:
+    """The container's runAsUser/runAsGroup (its securityContext over the pod's) and
+    supplementary groups (fsGroup, then supplementalGroups), as the kubelet hands them to
+    the runtime."""
+    pod_context = spec.get("securityContext") or {}
+    own = container.get("securityContext") or {}
+
+    def pick(key: str) -> int | None:
+        value = own.get(key, pod_context.get(key))
+        return None if value is None else int(value)
+
+    groups = [pod_context.get("fsGroup"), *(pod_context.get("supplementalGroups") or [])]
+    return {
+        "run_as_user": pick("runAsUser"),
+        "run_as_group": pick("runAsGroup"),
+        "groups": tuple(dict.fromkeys(int(g) for g in groups if g is not None)),
+    }
 
 
 def _ssh_sessions(node: NodeHost, procs: dict[int, host.ProcInfo]) -> list[int]:
@@ -615,7 +635,35 @@ class KernelRuntime:
                 fault_target=None if csi else layout.publish_path,
                 attachment=attachment,
             )
+            await self._fs_group(host_node, pod, volume, layout.publish_path, handle)
             published.mounted = True
+
+    async def _fs_group(
+        self, node: NodeHost, pod: Obj, volume: PodVolume, path: str, handle: str
+    ) -> None:
+        """SetUp's last step: the pod's fsGroup on the volume's files (kernel/ownership.py).
+        Fault fsgroup-ignored: skipped, the volume stays root's."""
+        fs_group, policy = ownership.pod_fs_group(pod)
+        if fs_group is None or not ownership.applies(volume.pv, block=volume.block):
+            return
+        if self.faults.on("fsgroup-ignored"):
+            return
+        try:
+            await self._blocking(
+                ownership.set_volume_ownership,
+                node,
+                path,
+                fs_group,
+                policy,
+                read_only=volume.read_only,
+            )
+        except (NodeCommandError, OSError) as exc:
+            raise RuntimeFailure(
+                f'MountVolume.SetUp failed for volume "{volume.pv_name}" : '
+                f"applyFSGroup failed for vol {handle}: {_mount_error(exc)}",
+                reason=FAILED_MOUNT,
+                volume=volume.name,
+            ) from exc
 
     @staticmethod
     def _record(
@@ -844,6 +892,7 @@ class KernelRuntime:
             privileged=bool((container.get("securityContext") or {}).get("privileged")),
             devices=tuple(block_devices),
             cgroup=cgroup,
+            **_identity(spec, container),
         )
 
     async def wait_pod(self, node: str, pod: Obj) -> int:
