@@ -154,7 +154,7 @@ def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
     return str(params.get("fsType") or params.get("csi.storage.k8s.io/fstype") or "ext4")
 
 
-def _identity(spec: Obj, container: Obj) -> dict[str, Any]:
+def container_identity(spec: Obj, container: Obj) -> dict[str, Any]:
     """The container's runAsUser/runAsGroup (its securityContext over the pod's) and
     supplementary groups (fsGroup, then supplementalGroups), as the kubelet hands them to
     the runtime."""
@@ -892,7 +892,7 @@ class KernelRuntime:
             privileged=bool((container.get("securityContext") or {}).get("privileged")),
             devices=tuple(block_devices),
             cgroup=cgroup,
-            **_identity(spec, container),
+            **container_identity(spec, container),
         )
 
     async def wait_pod(self, node: str, pod: Obj) -> int:
