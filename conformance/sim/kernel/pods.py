@@ -20,6 +20,12 @@ then becomes the container's init. Each link dies with the one above it
 - ``privileged``: all capabilities, the node's /dev (rbind: its disks too) and a
   writable /sys. Other containers get the container runtimes' default capability set
   (:data:`DEFAULT_CAPS`; no ``CAP_SYS_ADMIN``, so no mount or ``nsenter``).
+- ``runAsUser``/``runAsGroup`` and the supplementary groups (``fsGroup``, then
+  ``supplementalGroups``): the container's process and every exec run with them
+  (``setpriv --reuid --regid --groups``); a non-root process keeps no capabilities, as
+  with runc. Unlike a real runtime, the image's /etc/passwd and /etc/group are not read
+  (a user's own groups are not added; HOME is / for a uid other than 0), and
+  ``runAsNonRoot`` is not verified.
 
 The pod's root, as the container sees it::
 

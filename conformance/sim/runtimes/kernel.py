@@ -7,8 +7,10 @@ the controllers use, and applies the node-level faults at the moment they act.
 Pods share their node's network namespace, so a pod's IP is its node's address
 (like hostNetwork); names resolve through each pod's /etc/hosts, kept current as the
 pods of a headless service come and go. ``hostPID``, ``hostNetwork``,
-``securityContext.privileged`` (of the first container, the one the pod runs) and
-``hostPath`` volumes act as a kubelet and container runtime make them act; a
+``securityContext.privileged`` (of the first container, the one the pod runs),
+runAsUser/runAsGroup/fsGroup (the kubelet's SetVolumeOwnership at SetUp, see
+:mod:`ownership`) and ``hostPath`` volumes act as a kubelet and container runtime make
+them act; a
 HostExec pod (privileged, hostPID, the node's / at /rootfs) can thus enter the node
 with ``nsenter --mount=/rootfs/proc/1/ns/mnt``.
 
