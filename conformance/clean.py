@@ -2,9 +2,10 @@
 
 A run killed by a CI timeout (SIGKILL: no teardown) leaves its namespaces, the
 StorageClasses it created and, under a Retain policy, PersistentVolumes. Everything the
-harness creates carries ``conformance.io/run``; PVs are not labelled by their
-provisioner, so a PV counts as ours only when its class is one of our labelled classes
-or its claim lived in one of our labelled namespaces. Nothing else is ever touched.
+harness creates carries ``conformance.io/run``, the static PVs it makes from an
+inventory's ``static:`` template too; PVs a provisioner made are not labelled, so such a
+PV counts as ours only when its class is one of our labelled classes or its claim lived
+in one of our labelled namespaces. Nothing else is ever touched.
 """
 
 from __future__ import annotations
@@ -99,12 +100,15 @@ def find(
     ours_sc = {sc.metadata.name for sc in classes}
     for pv in cluster.call(cluster.core.list_persistent_volume).items:
         claim = pv.spec.claim_ref
-        ours = pv.spec.storage_class_name in ours_sc or (
-            claim is not None and claim.namespace in ours_ns
+        made = (pv.metadata.labels or {}).get(LABEL_RUN)  # a static PV the harness made
+        ours = (
+            (made is not None and (run is None or made == run))
+            or pv.spec.storage_class_name in ours_sc
+            or (claim is not None and claim.namespace in ours_ns)
         )
         if ours and wanted(pv):
             found.items.append(
-                Leftover("PersistentVolume", pv.metadata.name, "?", now - _created(pv))
+                Leftover("PersistentVolume", pv.metadata.name, made or "?", now - _created(pv))
             )
     return found
 

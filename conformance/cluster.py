@@ -250,6 +250,27 @@ class Cluster:
         )
         return {name: seen.objects[name] for name in names if name in seen.objects}
 
+    def delete_volumes(self, selector: str) -> None:
+        """Delete the PersistentVolumes the harness made (static ones), found by label, and
+        wait for them to go: a PV still bound stays until its claim is gone."""
+        listed = self.call(self.core.list_persistent_volume, label_selector=selector).items
+        names = [pv.metadata.name for pv in listed]
+        for name in names:
+            with evidence.step(f"delete PersistentVolume {name}"):
+                try:
+                    self.call(self.core.delete_persistent_volume, name)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        if names:
+            wait_for(
+                self.core.list_persistent_volume,
+                lambda seen: not any(name in seen.objects for name in names),
+                timeout=self.timeouts.delete,
+                what=f"PersistentVolumes {', '.join(names)} to be deleted",
+                label_selector=selector,
+            )
+
     def exec(
         self,
         namespace: str,

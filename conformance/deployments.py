@@ -88,6 +88,15 @@ class Deployment:
             self, set_name=f"{self.set_name}-{suffix}", app_label="", manifests=[]
         )
 
+    def template_view(self, template: str, mount_path: str) -> Deployment:
+        """This set seen through another of its claim templates (claims
+        ``<template>-<set>-<n>``, mounted at ``mount_path``): for sets with several."""
+        workload = self.inventory.workload.model_copy(
+            update={"claim_template": template, "mount_path": mount_path}
+        )
+        inventory = self.inventory.model_copy(update={"workload": workload})
+        return dataclasses.replace(self, inventory=inventory, claim_template=template)
+
     def build(
         self,
         *,

@@ -350,6 +350,96 @@ class Performance(Strict):
         return found
 
 
+# What a static PV template may say in its strings: filled in per ordinal by the harness.
+STATIC_PLACEHOLDERS = ("ordinal", "claim", "namespace", "set", "handle", "run")
+# PersistentVolume sources (core/v1 PersistentVolumeSpec): one must name the volume.
+PV_SOURCES = (
+    "csi",
+    "flexVolume",
+    "iscsi",
+    "fc",
+    "rbd",
+    "cephfs",
+    "nfs",
+    "local",
+    "hostPath",
+    "awsElasticBlockStore",
+    "gcePersistentDisk",
+    "azureDisk",
+    "azureFile",
+    "cinder",
+    "portworxVolume",
+    "vsphereVolume",
+)
+# What the harness sets itself; a template may override all but these.
+_PV_HARNESS_FIELDS = ("claimRef",)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a nested mapping/list, with its dotted path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}")
+
+
+class StaticVolumes(Strict):
+    """Pre-provisioned (static) volumes, as in the seed (pv-datera-0..n): the vendor's
+    volumes that exist before the claims, one per ordinal, described as a PV template.
+
+    ``pv`` is a PersistentVolume ``spec`` (a ``csi:`` source with its volumeHandle, a
+    ``flexVolume:`` or ``iscsi:`` source as in the seed, ...) whose strings may hold
+    ``{ordinal}``, ``{claim}``, ``{namespace}``, ``{set}``, ``{run}`` and, with
+    ``handles``, ``{handle}`` (the ordinal's entry). The harness adds what is not given:
+    capacity (the entry's size), access modes, volumeMode, reclaim policy Retain (the
+    vendor's volume is never deleted by a test), storageClassName "" (so no provisioner
+    steps in; set it and the claims ask for that class) and the claimRef or labels that
+    bind PV n to claim ``<template>-<set>-<n>``.
+    """
+
+    pv: dict[str, Any]
+    handles: list[str] | None = None  # existing volumes, one per ordinal: {handle}
+    name: str = "static-{namespace}-{ordinal}"  # the PV's name (cluster-wide: keep {namespace})
+
+    @model_validator(mode="after")
+    def _template(self) -> StaticVolumes:
+        sources = [key for key in self.pv if key in PV_SOURCES]
+        if len(sources) != 1:
+            found = f"found {', '.join(sources)}" if sources else "found none"
+            raise ValueError(
+                f"@pv: give exactly one volume source ({', '.join(PV_SOURCES[:4])}, ...); {found}"
+            )
+        for key in _PV_HARNESS_FIELDS:
+            if key in self.pv:
+                raise ValueError(f"@pv.{key}: set by the harness (it binds PV n to claim n)")
+        for path, text in [*_strings(self.pv, "pv"), ("name", self.name)]:
+            for found in _PLACEHOLDER.findall(text):
+                if found not in STATIC_PLACEHOLDERS:
+                    raise ValueError(
+                        f"@{path}: unknown placeholder {{{found}}}; known: "
+                        + ", ".join(f"{{{p}}}" for p in STATIC_PLACEHOLDERS)
+                    )
+                if found == "handle" and not self.handles:
+                    raise ValueError(f"@{path}: {{handle}} needs handles: (one per ordinal)")
+        source = "\n".join(text for _, text in _strings(self.pv[sources[0]], ""))
+        per_ordinal = ("{ordinal}", "{claim}", "{handle}")
+        if not any(p in source for p in per_ordinal):
+            raise ValueError(
+                f"@pv.{sources[0]}: names the same volume for every ordinal; put {{ordinal}} "
+                "or {handle} in it (e.g. the volumeHandle)"
+            )
+        if not any(p in self.name for p in ("{ordinal}", "{claim}")):
+            raise ValueError("@name: PV names must differ per ordinal: put {ordinal} in it")
+        if self.handles is not None and len(set(self.handles)) != len(self.handles):
+            raise ValueError("@handles: each pre-created volume once")
+        return self
+
+
 _PLUGIN_DIR = re.compile(r"^[a-z0-9.\-]+~[a-z0-9.\-]+$")
 
 
@@ -374,6 +464,7 @@ class Storage(Strict):
     expect: Expectations = Field(default_factory=Expectations)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     performance: Performance = Field(default_factory=Performance)
+    static: StaticVolumes | None = None  # pre-provisioned volumes (suites/test_static_volumes)
 
     @field_validator("kubelet_plugin_dir")
     @classmethod
@@ -750,6 +841,7 @@ __all__ = [
     "Inventory",
     "InventoryError",
     "Problem",
+    "StaticVolumes",
     "Storage",
     "format_path",
     "iter_parameters",

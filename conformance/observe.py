@@ -409,6 +409,35 @@ def read_back(dep: Deployment, pod: str, name: str) -> ReadBack:
     return ReadBack(pod, path, result.exit_code, result.stderr.strip(), digest)
 
 
+# --- ownership -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Owners and modes of paths in a pod, as its container's process sees them."""
+
+    pod: str
+    owners: tuple[probes.Owner, ...]
+    error: str = ""  # why (some of) them could not be read
+
+    def of(self, path: str) -> probes.Owner | None:
+        return next((o for o in self.owners if o.path == path), None)
+
+
+def ownership(dep: Deployment, pod: str, paths: list[str]) -> Owned:
+    with evidence.step(f"stat {' '.join(paths)} in {pod}"):
+        result = dep.exec(pod, probes.owner_command(paths))
+    error = "" if result.exit_code == 0 else f"`{result.command}` exited {result.exit_code}"
+    return Owned(pod, tuple(probes.parse_owner(result.stdout)), error + result.stderr.strip())
+
+
+def change_group(dep: Deployment, pod: str, path: str, gid: int) -> Written:
+    """``chgrp`` a file from inside the pod (its process owns it and is in both groups)."""
+    with evidence.step(f"chgrp {gid} {path} in {pod}"):
+        result = dep.exec(pod, ["chgrp", str(gid), path])
+    return Written(pod, path, result.exit_code, result.stderr.strip())
+
+
 # --- identity ------------------------------------------------------------------------------
 
 
@@ -448,15 +477,18 @@ __all__ = [
     "FioRun",
     "Hostname",
     "Lookup",
+    "Owned",
     "PodState",
     "ReadBack",
     "VolumeViews",
     "Written",
     "block_views",
+    "change_group",
     "declared_share",
     "device_stack",
     "hostname",
     "node_mounts",
+    "ownership",
     "pod_state",
     "read_back",
     "read_raw",

@@ -49,12 +49,25 @@ KINDS: dict[str, tuple[str, Callable[[inv.Storage], bool]]] = {
     "share": ("that are file shares (nfs, cifs, cephfs, fuse.*)", lambda e: e.share),
 }
 
+# What an entry must declare in the inventory for a test marked so: marker -> (field, why).
+DECLARES: dict[str, tuple[str, str, Callable[[inv.Storage], bool]]] = {
+    "static": (
+        "static",
+        "pre-provisioned volumes: static.pv, a PV template per ordinal",
+        lambda e: e.static is not None,
+    ),
+}
+
 MARKERS: dict[str, str] = {
     **{
         name: f"needs the storage capability '{name}' (skipped where the inventory says false)"
         for name in inv.CAPABILITY_NAMES
     },
     **{name: f"only for storage entries {what}" for name, (what, _) in KINDS.items()},
+    **{
+        name: f"only for storage entries that declare {field}: ({why})"
+        for name, (field, why, _) in DECLARES.items()
+    },
     "disruptive": "changes cluster state others may see (deletes pods, scales sets); runs serially",
     "slow": "takes more than a few seconds per parameter set",
     "per_entry": "runs once per storage entry (its first replica count and pod management "
@@ -197,6 +210,9 @@ def skip_reason(item: pytest.Item) -> str | None:
         if mark.name in KINDS and not KINDS[mark.name][1](entry):
             kind = "a Block volume" if entry.volume_mode is inv.VolumeMode.BLOCK else entry.fs_type
             return f"only for entries {KINDS[mark.name][0]}; storage '{entry.name}' is {kind}"
+        if mark.name in DECLARES and not DECLARES[mark.name][2](entry):
+            field, why, _ = DECLARES[mark.name]
+            return f"storage '{entry.name}' declares no {field}: in the inventory ({why})"
     return None
 
 

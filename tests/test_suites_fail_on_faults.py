@@ -210,6 +210,24 @@ PROOFS: dict[str, list[Proof]] = {
             ", below min_iops 1000 (storage 'datera-iscsi' performance.randwrite_4k)",
         ),
     ],
+    "test_static_volumes.py::test_each_ordinal_gets_the_volume_pre_bound_to_its_claim": [
+        Proof("static-pv-misbound", "-1, expected static-"),
+    ],
+    "test_static_volumes.py::test_the_claim_templates_selector_picks_the_sets_volumes": [
+        Proof("static-pv-misbound", "which its selector conformance.io/static-pool="),
+    ],
+    "test_claim_templates.py::test_each_template_is_mounted_at_its_own_path_from_its_own_volume": [
+        Proof("claim-templates-crossed", "web-tpl-0: /data shows"),
+    ],
+    "test_claim_templates.py::test_each_template_keeps_its_claim_and_data_across_pod_deletion": [
+        Proof("claim-templates-crossed", "the device the kubelet mounted for claim log-web-tpl-1"),
+    ],
+    "test_fs_group.py::test_always_gives_the_volume_and_its_files_the_fs_group": [
+        Proof("fsgroup-ignored", "web-always-0: /data is 0:0 mode 0755, expected group 2000"),
+    ],
+    "test_fs_group.py::test_on_root_mismatch_leaves_a_matching_volume_alone": [
+        Proof("fsgroup-ignored", "web-onrootmismatch-0: /data is 0:0 mode 0755, expected group"),
+    ],
     "test_shares.py::test_every_view_shows_the_share_the_pv_names": [
         Proof("share-not-shared", ", which should be the share 10.251.", entry="share"),
     ],

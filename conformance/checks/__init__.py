@@ -30,6 +30,7 @@ from conformance.checks.disruption import (
 from conformance.checks.expansion import expanded
 from conformance.checks.identity import hostname_is, kept_claim_and_volume, resolves
 from conformance.checks.ordering import created_in_order, deleted_highest_first
+from conformance.checks.ownership import file_owned, fs_group_root, regrouped
 from conformance.checks.performance import fio_ran, performance_within
 from conformance.checks.rollout import (
     at_revision,
@@ -41,6 +42,8 @@ from conformance.checks.rollout import (
 )
 from conformance.checks.shares import seen_by_the_other_pod, share_source
 from conformance.checks.stack import device_stack
+from conformance.checks.static import bound_as_pre_bound, bound_in_pool
+from conformance.checks.templates import own_devices
 from conformance.checks.topology import (
     kept_from_its_volume,
     volume_reaches_node,
@@ -66,6 +69,8 @@ __all__ = [
     "adopted_after_kubelet_restart",
     "at_revision",
     "block_device",
+    "bound_as_pre_bound",
+    "bound_in_pool",
     "claims_bound",
     "claims_deleted",
     "claims_kept",
@@ -77,7 +82,9 @@ __all__ = [
     "device_stack",
     "expanded",
     "fail_on",
+    "file_owned",
     "fio_ran",
+    "fs_group_root",
     "hostname_is",
     "kept_claim_and_volume",
     "kept_from_its_volume",
@@ -89,10 +96,12 @@ __all__ = [
     "not_attached_twice",
     "not_on_the_nodes_own_disk",
     "one_pod_only",
+    "own_devices",
     "payload_intact",
     "performance_within",
     "pods_mount_their_claims",
     "pods_ready",
+    "regrouped",
     "replaced_highest_first",
     "resolves",
     "scsi_disk",

@@ -92,6 +92,7 @@ from conformance.probes.multipath import (
     PathGroup,
     parse_multipath,
 )
+from conformance.probes.owner import Owner, owner_command, parse_owner
 from conformance.probes.proc import container_id, container_pids_command, mountinfo_of, parse_pids
 from conformance.probes.proc_mounts import PROC_MOUNTS, MountEntry, parse_proc_mounts
 from conformance.probes.sizes import (
@@ -138,6 +139,7 @@ __all__ = [
     "MountLine",
     "MultipathMap",
     "MultipathPath",
+    "Owner",
     "PathGroup",
     "PathStat",
     "Payload",
@@ -164,6 +166,7 @@ __all__ = [
     "match_kubelet_mount",
     "mount_containing",
     "mountinfo_of",
+    "owner_command",
     "parse_blockdev_size",
     "parse_checksum",
     "parse_findmnt_json",
@@ -176,6 +179,7 @@ __all__ = [
     "parse_mount",
     "parse_mountinfo",
     "parse_multipath",
+    "parse_owner",
     "parse_pids",
     "parse_proc_mounts",
     "parse_stat",

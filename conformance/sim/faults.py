@@ -89,6 +89,13 @@ CATALOG: tuple[Fault, ...] = (
         "provisioned PVs (and so their claims' status.capacity) are half the size requested",
     ),
     Fault(
+        "static-pv-misbound",
+        "api",
+        ValueKind.SWITCH,
+        "the binder gives a claim a static PV pre-bound (claimRef) to another ordinal's claim, "
+        "or one its selector does not select",
+    ),
+    Fault(
         "no-default-class",
         "api",
         ValueKind.SWITCH,
@@ -133,6 +140,20 @@ CATALOG: tuple[Fault, ...] = (
     Fault("no-scsi-device", "node", ValueKind.SWITCH, "lsscsi does not list attached disks"),
     Fault("missing-data-mount", "node", ValueKind.SWITCH, "the volume is not mounted in the pod"),
     Fault("readonly-data-mount", "node", ValueKind.SWITCH, "the pod's volume is mounted read-only"),
+    Fault(
+        "claim-templates-crossed",
+        "node",
+        ValueKind.SWITCH,
+        "a pod's first two claims swap mount paths: the second template's volume is "
+        "mounted at the first's path",
+    ),
+    Fault(
+        "fsgroup-ignored",
+        "node",
+        ValueKind.SWITCH,
+        "the kubelet does not give volumes the pod's fsGroup: the volume root stays root's, "
+        "and a non-root container cannot write to it",
+    ),
     Fault("stale-kubelet-mount", "node", ValueKind.SWITCH, "kubelet mounts outlive their pods"),
     Fault(
         "mount-fails",

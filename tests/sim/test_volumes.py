@@ -460,6 +460,23 @@ def test_static_volumes_match_by_class_size_mode_access_and_claim_ref() -> None:
     run(main())
 
 
+def test_fault_static_pv_misbound_binds_another_claims_pre_bound_volume() -> None:
+    async def main() -> None:
+        async with Sim(faults={"static-pv-misbound": None}) as sim:
+            for n in (0, 1):
+                ref = {"namespace": "default", "name": f"data-{n}"}
+                sim.store.create(PV, static_pv(f"pv-{n}", "1Gi", claimRef=ref))
+            await sim.wait_for(lambda: sim.phase(PV, "pv-1") == "Available")
+            sim.store.create(PVC, claim("data-0", "1Gi", "manual"))
+            await sim.wait_for(lambda: sim.phase(PVC, "data-0") == "Bound")
+            sim.store.create(PVC, claim("data-1", "1Gi", "manual"))
+            await sim.wait_for(lambda: sim.phase(PVC, "data-1") == "Bound")
+            assert sim.get(PVC, "data-0")["spec"]["volumeName"] == "pv-1"  # type: ignore[index]
+            assert sim.get(PVC, "data-1")["spec"]["volumeName"] == "pv-0"  # type: ignore[index]
+
+    run(main())
+
+
 def test_static_volume_created_after_the_claim_binds_it() -> None:
     async def main() -> None:
         async with Sim() as sim:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import platform
@@ -63,6 +64,7 @@ POD: Kind = kind_named("Pod")
 NODE: Kind = kind_named("Node")
 
 KUBELET = "kubelet"
+TEMPLATES_CROSSED = "claim-templates-crossed"
 ATTACH_DETACH = "attachdetach-controller"
 RWO_MULTI_ATTACH = "rwo-multi-attach"  # fault: no Multi-Attach error
 KUBELET_VERSION = "v1.32.0"
@@ -396,6 +398,19 @@ class _PodRecord:
     @property
     def in_backoff(self) -> bool:
         return time.monotonic() < self.backoff_until
+
+
+def crossed(volumes: list[PodVolume]) -> list[PodVolume]:
+    """Fault claim-templates-crossed: the first two claims' volumes swap mount paths (the
+    second template's volume at the first's path); upstream mounts each at its own."""
+    mounted = [n for n, v in enumerate(volumes) if v.mounts]
+    if len(mounted) < 2:
+        return volumes
+    first, second = mounted[0], mounted[1]
+    swapped = list(volumes)
+    swapped[first] = dataclasses.replace(volumes[first], mounts=volumes[second].mounts)
+    swapped[second] = dataclasses.replace(volumes[second], mounts=volumes[first].mounts)
+    return swapped
 
 
 def pod_ref(pod: Obj) -> str:
@@ -946,6 +961,8 @@ class Kubelet(Controller):
             )
             _check_volume_mode(resolved)
             volumes.append(resolved)
+        if self.faults.on(TEMPLATES_CROSSED):
+            return crossed(volumes)
         return volumes
 
     async def _attach(self, key: QueueKey, pod: Obj, node: str, pv: Obj) -> bool:

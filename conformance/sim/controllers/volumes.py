@@ -68,6 +68,7 @@ NO_DEFAULT_CLASS = "no-default-class"
 WRONG_CAPACITY = "pv-wrong-capacity"
 WFFC_IGNORED = "wffc-ignored"
 TOPOLOGY_IGNORED = "topology-ignored"
+STATIC_MISBOUND = "static-pv-misbound"
 
 
 def serves(provisioner: str) -> bool:
@@ -309,6 +310,35 @@ def find_matching_volume(
     return best
 
 
+def misbound_volume(store: Store, claim: Obj) -> Obj | None:
+    """Fault static-pv-misbound: a static PV meant for another claim (pre-bound to it by
+    a claimRef without uid) or outside the claim's selector, of the claim's class, mode
+    and size; the last such one. Upstream never binds these (FindMatchingVolume skips
+    PVs pre-bound elsewhere and PVs the selector does not match)."""
+    spec = claim.get("spec") or {}
+    m = claim["metadata"]
+    found: Obj | None = None
+    for pv in store.list(PV):
+        pv_spec = pv.get("spec") or {}
+        ref = pv_spec.get("claimRef") or {}
+        if (
+            pv["metadata"].get("deletionTimestamp")
+            or (pv["metadata"].get("annotations") or {}).get(PROVISIONED_BY)
+            or ref.get("uid")
+            or (ref and ref.get("namespace") != m.get("namespace"))
+            or ref.get("name") == m["name"]
+            or (pv.get("status") or {}).get("phase") not in (None, "", "Available")
+            or volume_class(pv) != claim_class(claim)
+            or (pv_spec.get("volumeMode") or "Filesystem")
+            != (spec.get("volumeMode") or "Filesystem")
+            or _storage(pv, "spec", "capacity", "storage")
+            < _storage(claim, "spec", "resources", "requests", "storage")
+        ):
+            continue
+        found = pv
+    return found
+
+
 def claim_users(store: Store, namespace: str, claim_name: str) -> list[Obj]:
     """Pods that still use a claim (not yet Succeeded or Failed)."""
 
@@ -364,8 +394,8 @@ class PersistentVolumeController(Controller):
         timing: Timing | None = None,
         faults: ActiveFaults | None = None,
     ) -> None:
-        """``runtime``, ``timing`` and ``faults`` are accepted so every controller is wired
-        alike; binding itself is instantaneous, as upstream, and touches no node."""
+        """``runtime`` and ``timing`` are accepted so every controller is wired alike;
+        binding itself is instantaneous, as upstream, and touches no node."""
         super().__init__(store)
         self.faults = faults or ActiveFaults()
         self._said: set[tuple[str, str, str]] = set()  # (uid, reason, message) already emitted
@@ -457,6 +487,8 @@ class PersistentVolumeController(Controller):
         pv = find_matching_volume(self.store, claim, prebound_only=True) or find_matching_volume(
             self.store, claim, node=node
         )
+        if self.faults.on(STATIC_MISBOUND):
+            pv = misbound_volume(self.store, claim) or pv
         if pv is not None:
             self._bind(pv, claim)
             return

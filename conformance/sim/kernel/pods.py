@@ -20,6 +20,12 @@ then becomes the container's init. Each link dies with the one above it
 - ``privileged``: all capabilities, the node's /dev (rbind: its disks too) and a
   writable /sys. Other containers get the container runtimes' default capability set
   (:data:`DEFAULT_CAPS`; no ``CAP_SYS_ADMIN``, so no mount or ``nsenter``).
+- ``runAsUser``/``runAsGroup`` and the supplementary groups (``fsGroup``, then
+  ``supplementalGroups``): the container's process and every exec run with them
+  (``setpriv --reuid --regid --groups``); a non-root process keeps no capabilities, as
+  with runc. Unlike a real runtime, the image's /etc/passwd and /etc/group are not read
+  (a user's own groups are not added; HOME is / for a uid other than 0), and
+  ``runAsNonRoot`` is not verified.
 
 The pod's root, as the container sees it::
 
@@ -163,6 +169,10 @@ class PodSpec:
     privileged: bool = False  # securityContext.privileged: all capabilities, node /dev
     devices: tuple[DeviceNode, ...] = ()  # block volumes: device nodes in the container
     cgroup: str = ""  # host path of the container's cgroup ("": none, see cgroups.py)
+    # securityContext: the container's process identity (None: root, as the image's)
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    groups: tuple[int, ...] = ()  # supplementary: fsGroup, then supplementalGroups
 
     def __post_init__(self) -> None:
         # Accept lists and plain tuples from callers; store hashable tuples.
@@ -171,6 +181,10 @@ class PodSpec:
         object.__setattr__(self, "peers", tuple(HostEntry(*p) for p in self.peers))
         object.__setattr__(self, "volumes", tuple(VolumeBind(*v) for v in self.volumes))
         object.__setattr__(self, "devices", tuple(DeviceNode(*d) for d in self.devices))
+        object.__setattr__(self, "groups", tuple(int(g) for g in self.groups))
+        for number in (self.run_as_user, self.run_as_group, *self.groups):
+            if number is not None and not 0 <= number < 2**31:
+                raise ValueError(f"bad user or group id {number!r}")
         for what, value in (("namespace", self.namespace), ("name", self.name)):
             if not value or "/" in value or value in (".", ".."):
                 raise ValueError(f"bad pod {what} {value!r}")
@@ -461,20 +475,35 @@ def _container_path(path: str) -> str:
 
 
 def container_env(spec: PodSpec, *, tty: bool = False) -> dict[str, str]:
-    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.pod_hostname, "HOME": "/root"}
+    home = "/root" if not spec.run_as_user else "/"  # runc: a uid the image does not list
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.pod_hostname, "HOME": home}
     if tty:
         env["TERM"] = "xterm"
     env.update(dict(spec.env))
     return env
 
 
-def capabilities_argv(spec: PodSpec) -> list[str]:
-    """The argv prefix that gives a process the container's capabilities (none when
-    privileged: it keeps all of them, as the runtime gives a privileged container)."""
-    if spec.privileged:
+def identity_argv(spec: PodSpec) -> list[str]:
+    """setpriv options giving a process the container's user, group and supplementary
+    groups (runAsUser, runAsGroup, fsGroup + supplementalGroups), as runc sets them;
+    none when the pod names no identity (root, as the image's default user)."""
+    if spec.run_as_user is None and spec.run_as_group is None and not spec.groups:
         return []
+    user = 0 if spec.run_as_user is None else spec.run_as_user
+    group = 0 if spec.run_as_group is None else spec.run_as_group
+    groups = ["--groups", ",".join(map(str, spec.groups))] if spec.groups else ["--clear-groups"]
+    return ["--reuid", str(user), "--regid", str(group), *groups]
+
+
+def capabilities_argv(spec: PodSpec) -> list[str]:
+    """The argv prefix that gives a process the container's identity (see
+    :func:`identity_argv`) and capabilities (all when privileged, as the runtime gives a
+    privileged container; a process that is not root keeps none, as with runc)."""
+    identity = identity_argv(spec)
+    if spec.privileged:
+        return ["setpriv", *identity, "--"] if identity else []
     bounding = "-all," + ",".join(f"+{cap}" for cap in DEFAULT_CAPS)
-    return ["setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--"]
+    return ["setpriv", *identity, "--bounding-set", bounding, "--inh-caps", "-all", "--"]
 
 
 def _setup_script(spec: PodSpec) -> str:

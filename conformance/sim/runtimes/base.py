@@ -13,7 +13,9 @@ Contract, for every implementation:
   complete the PV's source, as a CSI driver's CreateVolume returns its volume context
   (a share's ``server``);
   ``attach`` may also be given a static PV that was never provisioned, and then
-  creates its backing store (the administrator's pre-existing disk).
+  creates its backing store (the administrator's pre-existing disk), found again by
+  the volume the PV names (its CSI volumeHandle or flexVolume ``options.volumeID``)
+  rather than by the PV's name, as a pre-created LUN is.
 - ``mount_volumes`` is the kubelet's volume manager: it mounts the pod's PVC-backed
   volumes (each already attached to the node unless it needs no attaching,
   :func:`is_share`) where the kubelet would (MountDevice, then SetUp; a share is

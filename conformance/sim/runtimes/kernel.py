@@ -7,8 +7,10 @@ the controllers use, and applies the node-level faults at the moment they act.
 Pods share their node's network namespace, so a pod's IP is its node's address
 (like hostNetwork); names resolve through each pod's /etc/hosts, kept current as the
 pods of a headless service come and go. ``hostPID``, ``hostNetwork``,
-``securityContext.privileged`` (of the first container, the one the pod runs) and
-``hostPath`` volumes act as a kubelet and container runtime make them act; a
+``securityContext.privileged`` (of the first container, the one the pod runs),
+runAsUser/runAsGroup/fsGroup (the kubelet's SetVolumeOwnership at SetUp, see
+:mod:`ownership`) and ``hostPath`` volumes act as a kubelet and container runtime make
+them act; a
 HostExec pod (privileged, hostPID, the node's / at /rootfs) can thus enter the node
 with ``nsenter --mount=/rootfs/proc/1/ns/mnt``.
 
@@ -25,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -47,6 +51,7 @@ from conformance.sim.kernel import (
     devices,
     host,
     hostpath,
+    ownership,
     pod_exec,
     pods,
     resize,
@@ -121,6 +126,31 @@ def _pv_source(pv: Obj) -> tuple[str, str, str, dict[str, str]]:
     return "kubernetes.io~local-volume", "local", pv["metadata"]["name"], {}
 
 
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+_NOT_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def backing_name(pv: Obj) -> str:
+    """What names a PV's disk in the volumes directory. A provisioned PV's is its own
+    name. A static PV's is the volume it names, as a pre-created SAN LUN or cloud disk is
+    found by its id, not by the PV object: ``static-<CSI volumeHandle>``, or
+    ``static-<flexVolume options.volumeID>`` (characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``-``, with a short digest against collisions); a
+    flexVolume without volumeID, or another source, is named by the PV."""
+    name = str(pv["metadata"]["name"])
+    if (pv["metadata"].get("annotations") or {}).get(PROVISIONED_BY):
+        return name
+    spec = pv.get("spec") or {}
+    handle = str((spec.get("csi") or {}).get("volumeHandle") or "")
+    handle = handle or str(
+        ((spec.get("flexVolume") or {}).get("options") or {}).get("volumeID") or ""
+    )
+    if not handle:
+        return name
+    digest = hashlib.sha256(handle.encode()).hexdigest()[:8]
+    return f"static-{_NOT_FILE_NAME.sub('-', handle)[:150]}-{digest}"
+
+
 def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
     spec = pv.get("spec") or {}
     for source in ("csi", "flexVolume"):
@@ -128,6 +158,25 @@ def _fs_type(pv: Obj, storage_class: Obj | None = None) -> str:
             return str(spec[source]["fsType"])
     params = (storage_class or {}).get("parameters") or {}
     return str(params.get("fsType") or params.get("csi.storage.k8s.io/fstype") or "ext4")
+
+
+def container_identity(spec: Obj, container: Obj) -> dict[str, Any]:
+    """The container's runAsUser/runAsGroup (its securityContext over the pod's) and
+    supplementary groups (fsGroup, then supplementalGroups), as the kubelet hands them to
+    the runtime."""
+    pod_context = spec.get("securityContext") or {}
+    own = container.get("securityContext") or {}
+
+    def pick(key: str) -> int | None:
+        value = own.get(key, pod_context.get(key))
+        return None if value is None else int(value)
+
+    groups = [pod_context.get("fsGroup"), *(pod_context.get("supplementalGroups") or [])]
+    return {
+        "run_as_user": pick("runAsUser"),
+        "run_as_group": pick("runAsGroup"),
+        "groups": tuple(dict.fromkeys(int(g) for g in groups if g is not None)),
+    }
 
 
 def _ssh_sessions(node: NodeHost, procs: dict[int, host.ProcInfo]) -> list[int]:
@@ -404,17 +453,19 @@ class KernelRuntime:
             raise RuntimeFailure(str(exc)) from exc
 
     async def _volume(self, pv: Obj) -> devices.Volume:
+        """The disk behind a PV. A static PV's (see :func:`backing_name`) is the
+        administrator's pre-created disk: made, formatted with the PV's fsType, on the
+        first attach of a PV naming it, and found again by every PV naming it later."""
         name = pv["metadata"]["name"]
+        key = backing_name(pv)
         volume = self.volumes.get(name)
         if volume is None:
-            volume = await self._blocking(devices.load_volume, self.volumes_dir, name)
+            volume = await self._blocking(devices.load_volume, self.volumes_dir, key)
         if volume is None and volume_mode(pv) == "Block":  # a static raw disk
-            volume = await self._blocking(
-                block.create_raw_volume, self.volumes_dir, name, _size(pv)
-            )
+            volume = await self._blocking(block.create_raw_volume, self.volumes_dir, key, _size(pv))
         if volume is None:  # a static PV: the administrator's disk, made on first attach
             volume = await self._blocking(
-                devices.create_volume, self.volumes_dir, name, _size(pv), _fs_type(pv)
+                devices.create_volume, self.volumes_dir, key, _size(pv), _fs_type(pv)
             )
         self.volumes[name] = volume
         return volume
@@ -708,7 +759,35 @@ class KernelRuntime:
                 fault_target=None if csi else layout.publish_path,
                 attachment=attachment,
             )
+            await self._fs_group(host_node, pod, volume, layout.publish_path, handle)
             published.mounted = True
+
+    async def _fs_group(
+        self, node: NodeHost, pod: Obj, volume: PodVolume, path: str, handle: str
+    ) -> None:
+        """SetUp's last step: the pod's fsGroup on the volume's files (kernel/ownership.py).
+        Fault fsgroup-ignored: skipped, the volume stays root's."""
+        fs_group, policy = ownership.pod_fs_group(pod)
+        if fs_group is None or not ownership.applies(volume.pv, block=volume.block):
+            return
+        if self.faults.on("fsgroup-ignored"):
+            return
+        try:
+            await self._blocking(
+                ownership.set_volume_ownership,
+                node,
+                path,
+                fs_group,
+                policy,
+                read_only=volume.read_only,
+            )
+        except (NodeCommandError, OSError) as exc:
+            raise RuntimeFailure(
+                f'MountVolume.SetUp failed for volume "{volume.pv_name}" : '
+                f"applyFSGroup failed for vol {handle}: {_mount_error(exc)}",
+                reason=FAILED_MOUNT,
+                volume=volume.name,
+            ) from exc
 
     @staticmethod
     def _record(
@@ -937,6 +1016,7 @@ class KernelRuntime:
             privileged=bool((container.get("securityContext") or {}).get("privileged")),
             devices=tuple(block_devices),
             cgroup=cgroup,
+            **container_identity(spec, container),
         )
 
     async def wait_pod(self, node: str, pod: Obj) -> int:

@@ -688,3 +688,22 @@ def test_host_path_types_that_pass_or_create(node: NodeHost) -> None:
         assert in_node(node, f"{VOLUME}/hello").read_text() == "from-node\n"  # untouched
     finally:
         shutil.rmtree(in_node(node, "/var/lib/hp"), ignore_errors=True)
+
+
+def test_a_pod_runs_as_its_user_group_and_supplementary_groups(node: NodeHost) -> None:
+    """runAsUser, runAsGroup and fsGroup + supplementalGroups: the container's process and
+    every exec run with that identity and no capabilities (runc drops them for non-root)."""
+
+    async def scenario() -> None:
+        pod = await start_pod(node, spec(run_as_user=1001, run_as_group=1002, groups=(2000, 3000)))
+        try:
+            assert await sh(pod, "id -u; id -g; id -G") == (0, "1001\n1002\n1002 2000 3000\n", "")
+            assert (await sh(pod, "grep CapEff /proc/self/status"))[1].split() == [
+                "CapEff:",
+                "0000000000000000",
+            ]
+            assert await sh(pod, 'echo "$HOME"') == (0, "/\n", "")
+        finally:
+            await stop_pod(pod, 5)
+
+    run(scenario)
