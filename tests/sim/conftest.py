@@ -37,6 +37,48 @@ class Sim:
         return client.StorageV1Api(self.api)
 
 
+# kernel-backed nodes: namespaces, loop devices, a real sshd
+needs_kernel_nodes = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
+    reason="kernel-backed nodes need root and openssh-server (CI runs as root)",
+)
+
+# the seed's flexvolume class (Datera iSCSI on xfs), the kernel-node tests' default class
+FLEX_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": "datera-gold"},
+    "provisioner": "sim.conformance.io/flex",
+    "parameters": {
+        "vendor": "DATERA",
+        "model": "IBLOCK",
+        "rev": "4.0",
+        "pluginDir": "datera~iscsi",
+        "fsType": "xfs",
+    },
+}
+
+
+def flex_kernel_sim(factory: pytest.TempPathFactory, name: str, nodes: int = 2) -> Iterator[Sim]:
+    """A module's kernel-backed simulator with the flex class, taken down afterwards."""
+    state_dir = factory.mktemp(name)
+    started = start_sim(state_dir, nodes=nodes, runtime="kernel")
+    try:
+        started.storage.create_storage_class(FLEX_CLASS)
+        yield started
+    finally:
+        started.api.close()
+        lifecycle.down(state_dir)
+
+
+def new_namespace(sim: Sim, prefix: str) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    sim.core.create_namespace({"metadata": {"name": name}})
+    yield name
+    sim.core.delete_namespace(name)
+
+
 def start_sim(state_dir: Path, **settings: object) -> Sim:
     running = lifecycle.up(SimConfig(state_dir=str(state_dir), **settings))  # type: ignore[arg-type]
     api = config.new_client_from_config(config_file=str(running.kubeconfig))

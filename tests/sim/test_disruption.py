@@ -5,21 +5,23 @@ pods and their mounts."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 
 import paramiko
 import pytest
 from kubernetes import client
 
-from conformance.sim import lifecycle
 from conformance.sim.cli import _admin
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
-from tests.sim.conftest import Kubectl, Sim, start_sim
-from tests.sim.test_kernel_nodes import FLEX_CLASS, deploy, in_pod, node_shell
+from tests.sim.conftest import (
+    Kubectl,
+    Sim,
+    flex_kernel_sim,
+    needs_kernel_nodes,
+    new_namespace,
+)
+from tests.sim.test_kernel_nodes import deploy, in_pod, node_shell
 
 
 def ok(result) -> str:  # type: ignore[no-untyped-def]
@@ -105,28 +107,17 @@ def test_an_eviction_must_name_its_pod(sim: Sim, namespace: str) -> None:
 
 # --- systemctl on kernel-backed nodes --------------------------------------------------------
 
-kernel = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
-    reason="kernel-backed nodes need root and openssh-server (CI runs as root)",
-)
+kernel = needs_kernel_nodes
 
 
 @pytest.fixture(scope="module")
 def ksim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state_dir = tmp_path_factory.mktemp("ksim-restart")
-    started = start_sim(state_dir, nodes=2, runtime="kernel")
-    started.storage.create_storage_class(FLEX_CLASS)
-    yield started
-    started.api.close()
-    lifecycle.down(state_dir)
+    yield from flex_kernel_sim(tmp_path_factory, "ksim-restart")
 
 
 @pytest.fixture
 def kns(ksim: Sim) -> Iterator[str]:
-    name = f"r-{uuid.uuid4().hex[:8]}"
-    ksim.core.create_namespace({"metadata": {"name": name}})
-    yield name
-    ksim.core.delete_namespace(name)
+    yield from new_namespace(ksim, "r")
 
 
 def run(ssh: paramiko.SSHClient, command: str) -> tuple[int, str, str]:

@@ -9,7 +9,6 @@ that node prints. Deleting it stops it promptly and leaves nothing on the node.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,16 +19,19 @@ from kubernetes import client
 from kubernetes.stream import stream
 
 from conformance.nodes.pod import CONTAINER, host_exec_pod, nsenter_argv
-from conformance.sim import lifecycle
 from conformance.sim.kernel.pods import ENV_MARK
 from conformance.waits import Seen, wait_for
-from tests.sim.conftest import KUBECTL, Kubectl, Sim, start_sim
-from tests.sim.test_kernel_nodes import FLEX_CLASS, deploy, node_shell, on_node
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
-    reason="kernel-backed nodes need root and openssh-server (CI runs as root)",
+from tests.sim.conftest import (
+    KUBECTL,
+    Kubectl,
+    Sim,
+    flex_kernel_sim,
+    needs_kernel_nodes,
+    new_namespace,
 )
+from tests.sim.test_kernel_nodes import deploy, node_shell, on_node
+
+pytestmark = needs_kernel_nodes
 
 PROBE = "lsscsi -d; cat /proc/self/mountinfo"
 NODE_PS = "ps -e -o pid=,args="
@@ -37,20 +39,12 @@ NODE_PS = "ps -e -o pid=,args="
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state_dir = tmp_path_factory.mktemp("hostexec-sim")
-    started = start_sim(state_dir, nodes=2, runtime="kernel")
-    started.storage.create_storage_class(FLEX_CLASS)
-    yield started
-    started.api.close()
-    lifecycle.down(state_dir)
+    yield from flex_kernel_sim(tmp_path_factory, "hostexec-sim")
 
 
 @pytest.fixture
 def ns(kernel_sim: Sim) -> Iterator[str]:
-    name = f"hx-{uuid.uuid4().hex[:8]}"
-    kernel_sim.core.create_namespace({"metadata": {"name": name}})
-    yield name
-    kernel_sim.core.delete_namespace(name)
+    yield from new_namespace(kernel_sim, "hx")
 
 
 def exec_argv(sim: Sim, namespace: str, pod: str, argv: list[str]) -> tuple[int, str, str]:

@@ -7,9 +7,6 @@ shows each node-level fault breaks what it names.
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,47 +15,28 @@ import pytest
 from kubernetes import client
 from kubernetes.stream import stream
 
-from conformance.sim import lifecycle
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
-from tests.sim.conftest import KUBECTL, Kubectl, Sim, start_sim
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
-    reason="kernel-backed nodes need root and openssh-server (CI runs as root)",
+from tests.sim.conftest import (
+    KUBECTL,
+    Kubectl,
+    Sim,
+    flex_kernel_sim,
+    needs_kernel_nodes,
+    new_namespace,
 )
 
-FLEX_CLASS = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "StorageClass",
-    "metadata": {"name": "datera-gold"},
-    "provisioner": "sim.conformance.io/flex",
-    "parameters": {
-        "vendor": "DATERA",
-        "model": "IBLOCK",
-        "rev": "4.0",
-        "pluginDir": "datera~iscsi",
-        "fsType": "xfs",
-    },
-}
+pytestmark = needs_kernel_nodes
 
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state_dir = tmp_path_factory.mktemp("ksim")
-    started = start_sim(state_dir, nodes=2, runtime="kernel")
-    started.storage.create_storage_class(FLEX_CLASS)
-    yield started
-    started.api.close()
-    lifecycle.down(state_dir)
+    yield from flex_kernel_sim(tmp_path_factory, "ksim")
 
 
 @pytest.fixture
 def ns(kernel_sim: Sim) -> Iterator[str]:
-    name = f"k-{uuid.uuid4().hex[:8]}"
-    kernel_sim.core.create_namespace({"metadata": {"name": name}})
-    yield name
-    kernel_sim.core.delete_namespace(name)
+    yield from new_namespace(kernel_sim, "k")
 
 
 @pytest.fixture
