@@ -27,10 +27,11 @@ def summary() -> Summary:
 
 def test_the_table_counts_per_entry_and_suite_and_names_each_failure() -> None:
     assert summary().table() == [
-        "storage entry  provisioning        shares  verdict",
-        "gold                  1/1/0         0/0/1  failed",
-        "nfs                   1/0/0             -  passed",
-        "(passed/failed/skipped per suite)",
+        "suite             gold       nfs",
+        "provisioning     1/1/0     1/0/0",
+        "shares           0/0/1         -",
+        "verdict         failed    passed",
+        "(passed/failed/skipped per suite and storage entry)",
         "FAILED [gold] provisioning: test_b[gold-r2]",
         "    claim data-web-0 is Pending, not Bound",
     ]

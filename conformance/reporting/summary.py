@@ -105,24 +105,24 @@ class Summary:
         path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
 
     def table(self) -> list[str]:
-        """storage entry x suite: passed/failed/skipped, then one line per failure."""
+        """suite x storage entry: passed/failed/skipped, a verdict row, then one line per
+        failure (suites as rows: there are more suites than entries, and rows can grow)."""
         counts = self.counts()
+        entries = sorted(counts)
         suites = sorted({suite for entry in counts.values() for suite in entry})
-        width = max([len("storage entry"), *(len(e) for e in counts)])
-        cell = max([8, *(len(s) for s in suites)])
-        lines = [
-            f"{'storage entry':<{width}}  "
-            + "  ".join(f"{s:>{cell}}" for s in suites)
-            + "  verdict"
-        ]
-        for entry in sorted(counts):
+        width = max([len("suite"), len("verdict"), *(len(s) for s in suites)])
+        cell = max([8, *(len(e) for e in entries)])
+        lines = [f"{'suite':<{width}}  " + "  ".join(f"{e:>{cell}}" for e in entries)]
+        for suite in suites:
             row = []
-            for suite in suites:
+            for entry in entries:
                 c = counts[entry].get(suite)
                 text = "-" if c is None else f"{c['passed']}/{c['failed']}/{c['skipped']}"
                 row.append(f"{text:>{cell}}")
-            lines.append(f"{entry:<{width}}  " + "  ".join(row) + f"  {self.verdict_of(entry)}")
-        lines.append("(passed/failed/skipped per suite)")
+            lines.append(f"{suite:<{width}}  " + "  ".join(row))
+        verdicts = "  ".join(f"{self.verdict_of(e):>{cell}}" for e in entries)
+        lines.append(f"{'verdict':<{width}}  {verdicts}")
+        lines.append("(passed/failed/skipped per suite and storage entry)")
         lines += self.performance_lines()
         for failure in self.failures:
             lines.append(
