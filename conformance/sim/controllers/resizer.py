@@ -50,6 +50,7 @@ from conformance.sim.controllers.volumes import (
     PV,
     PVC,
     STORAGE_CLASS,
+    UNDERSIZED,
     claim_class,
     pod_claims,
     quantity,
@@ -245,6 +246,8 @@ class ExpandController(Controller):
         pv = self.store.find(PV, None, spec["volumeName"])
         if pv is None or ((pv.get("spec") or {}).get("claimRef") or {}).get("uid") != m["uid"]:
             return
+        if UNDERSIZED in (pv["metadata"].get("annotations") or {}):
+            return  # fault pv-wrong-capacity: a driver that got the size wrong cannot mend it
         if _size(_capacity(pv, "spec", "capacity", "storage")) >= _size(request) and (
             has_condition(claim, FS_RESIZE_PENDING)
         ):

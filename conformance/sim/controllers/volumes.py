@@ -66,6 +66,7 @@ BINDER = "persistentvolume-controller"
 
 NO_DEFAULT_CLASS = "no-default-class"
 WRONG_CAPACITY = "pv-wrong-capacity"
+UNDERSIZED = "sim.conformance.io/undersized"  # a PV the fault pv-wrong-capacity made
 WFFC_IGNORED = "wffc-ignored"
 TOPOLOGY_IGNORED = "topology-ignored"
 STATIC_MISBOUND = "static-pv-misbound"
@@ -861,6 +862,8 @@ class Provisioner(Controller):
         undersized = self.faults.on(WRONG_CAPACITY)
         if undersized:
             pv["spec"]["capacity"]["storage"] = _half(pv["spec"]["capacity"]["storage"])
+            # the broken driver cannot grow it either: the resizer must not mend the fault
+            meta(pv).setdefault("annotations", {})[UNDERSIZED] = "yes"
         try:
             await self.runtime.provision(pv, storage_class)
         except RuntimeFailure as exc:
