@@ -1,6 +1,10 @@
 """How long the default suites take on the simulator, and what bounds it.
 
-    python3 benchmarks/suites_speed.py [--profiles fast,realistic] [--entries a,b] [-- PYTEST ARGS]
+    python3 benchmarks/suites_speed.py [--profiles fast,realistic] [--entries a,b]
+        [--suites provisioning,scaling,...] [-- PYTEST ARGS]
+
+``--entries`` and ``--suites`` hold the checks to those of an earlier measurement (the
+suites and entries there were then), so figures before and after compare like for like.
 
 For each latency profile it starts a simulator by hand (`conformance sim up`), runs the
 suites of the main job against it, and prints one table:
@@ -92,7 +96,9 @@ def module_times(junit: Path) -> dict[str, float]:
     return dict(times)
 
 
-def one_profile(profile: str, pytest_args: list[str], entries: list[str]) -> dict[str, object]:
+def one_profile(
+    profile: str, pytest_args: list[str], entries: list[str], suites: list[str]
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sim"
         up = subprocess.run(
@@ -131,7 +137,7 @@ def one_profile(profile: str, pytest_args: list[str], entries: list[str]) -> dic
                         sys.executable,
                         "-m",
                         "pytest",
-                        "suites",
+                        *([f"suites/test_{name}.py" for name in suites] or ["suites"]),
                         "-p",
                         "no:cacheprovider",
                         "-q",
@@ -176,10 +182,14 @@ def main() -> None:
     parser.add_argument(
         "--entries", default="", help="storage entries to run (default: all of sim.yaml)"
     )
+    parser.add_argument(
+        "--suites", default="", help="suite modules without test_ (default: all of suites/)"
+    )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
     entries = [e for e in args.entries.split(",") if e]
-    rows = [one_profile(p, args.pytest_args, entries) for p in args.profiles.split(",")]
+    suites = [s for s in args.suites.split(",") if s]
+    rows = [one_profile(p, args.pytest_args, entries, suites) for p in args.profiles.split(",")]
     print(
         f"{'profile':<10} {'wall s':>7} {'floor s':>8} {'ratio':>6} {'sets':>5} {'PVs':>5} "
         f"{'peak':>5}  result (slowest module)"
