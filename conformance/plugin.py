@@ -455,6 +455,26 @@ def _disruptive_modules(items: list[pytest.Item]) -> set[str]:
     return {_module(i) for i in items if i.get_closest_marker("disruptive") is not None}
 
 
+@pytest.hookimpl(tryfirst=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_xdist_groups(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """With ``-n N --dist loadgroup`` the tests of one set go to one worker (an
+    ``xdist_group`` per set), so workers run different sets side by side and none is
+    deployed twice. Before xdist's own hook, which reads the groups."""
+    # xdist's workers (which collect) see dist "no" and the choice in option.loadgroup
+    grouped = config.getoption("dist", "no") == "loadgroup" or getattr(
+        config.option, "loadgroup", False
+    )
+    if _INVENTORY_KEY not in config.stash or not grouped:
+        return
+    disruptive = _disruptive_modules(items)
+    for item in items:
+        key = _set_key(item, disruptive)
+        if key is not None:
+            item.add_marker(pytest.mark.xdist_group(f"{key.group}-{key.case_id}"))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
