@@ -187,9 +187,6 @@ class Cluster:
             evidence.attach_yaml(f"patch of StatefulSet {name}", patch)
             return self.call(self.apps.patch_namespaced_stateful_set, name, namespace, patch)
 
-    def read_statefulset(self, namespace: str, name: str) -> Any:
-        return self.call(self.apps.read_namespaced_stateful_set, name, namespace)
-
     def delete_pod(self, namespace: str, name: str) -> None:
         with evidence.step(f"delete pod {name}"):
             self.call(self.core.delete_namespaced_pod, name, namespace)
@@ -435,15 +432,6 @@ class Cluster:
             self.call(
                 self.core.patch_namespaced_pod, pod, namespace, {"spec": {"schedulingGates": None}}
             )
-
-    def events_of(self, namespace: str, name: str) -> list[tuple[str, str]]:
-        """(reason, message) of the events about the object ``name``, oldest first."""
-        listed = self.call(
-            self.core.list_namespaced_event,
-            namespace,
-            field_selector=f"involvedObject.name={name}",
-        )
-        return _reasons(listed.items)
 
     def wait_events(
         self,

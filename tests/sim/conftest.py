@@ -59,12 +59,19 @@ FLEX_CLASS = {
 }
 
 
-def flex_kernel_sim(factory: pytest.TempPathFactory, name: str, nodes: int = 2) -> Iterator[Sim]:
-    """A module's kernel-backed simulator with the flex class, taken down afterwards."""
+def kernel_sim_with_classes(
+    factory: pytest.TempPathFactory,
+    name: str,
+    nodes: int = 2,
+    classes: tuple[dict[str, object], ...] = (FLEX_CLASS,),
+) -> Iterator[Sim]:
+    """A module's kernel-backed simulator with ``classes`` (the flex class by default),
+    taken down afterwards."""
     state_dir = factory.mktemp(name)
     started = start_sim(state_dir, nodes=nodes, runtime="kernel")
     try:
-        started.storage.create_storage_class(FLEX_CLASS)
+        for storage_class in classes:
+            started.storage.create_storage_class(storage_class)
         yield started
     finally:
         started.api.close()

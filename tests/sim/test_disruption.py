@@ -17,7 +17,7 @@ from tests.sim import manifests
 from tests.sim.conftest import (
     Kubectl,
     Sim,
-    flex_kernel_sim,
+    kernel_sim_with_classes,
     needs_kernel_nodes,
     new_namespace,
 )
@@ -112,7 +112,7 @@ kernel = needs_kernel_nodes
 
 @pytest.fixture(scope="module")
 def ksim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    yield from flex_kernel_sim(tmp_path_factory, "ksim-restart")
+    yield from kernel_sim_with_classes(tmp_path_factory, "ksim-restart")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.sim.conftest import (
     KUBECTL,
     Kubectl,
     Sim,
-    flex_kernel_sim,
+    kernel_sim_with_classes,
     needs_kernel_nodes,
     new_namespace,
 )
@@ -39,7 +39,7 @@ NODE_PS = "ps -e -o pid=,args="
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    yield from flex_kernel_sim(tmp_path_factory, "hostexec-sim")
+    yield from kernel_sim_with_classes(tmp_path_factory, "hostexec-sim")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.sim.conftest import (
     KUBECTL,
     Kubectl,
     Sim,
-    flex_kernel_sim,
+    kernel_sim_with_classes,
     needs_kernel_nodes,
     new_namespace,
 )
@@ -31,7 +31,7 @@ pytestmark = needs_kernel_nodes
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    yield from flex_kernel_sim(tmp_path_factory, "ksim")
+    yield from kernel_sim_with_classes(tmp_path_factory, "ksim")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,10 @@ import pytest
 from kubernetes import client
 
 from conformance.probes.lsblk import STACK_COLUMNS as COLUMNS  # what the harness asks
-from conformance.sim import lifecycle
 from conformance.sim.stackspec import nvme_serial, unit_serial, wwn_for
 from conformance.waits import Seen, wait_for
 from tests.sim import manifests
-from tests.sim.conftest import Sim, start_sim
+from tests.sim.conftest import Sim, kernel_sim_with_classes, new_namespace
 from tests.sim.test_kernel_nodes import in_pod, node_shell, on_node
 
 pytestmark = pytest.mark.skipif(
@@ -61,29 +59,22 @@ CLASSES: dict[str, dict[str, str]] = {
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state_dir = tmp_path_factory.mktemp("stacks")
-    started = start_sim(state_dir, nodes=1, runtime="kernel")
-    for name, parameters in CLASSES.items():
-        started.storage.create_storage_class(
-            {
-                "apiVersion": "storage.k8s.io/v1",
-                "kind": "StorageClass",
-                "metadata": {"name": name},
-                "provisioner": f"{name}.csi.sim.conformance.io",
-                "parameters": parameters,
-            }
-        )
-    yield started
-    started.api.close()
-    lifecycle.down(state_dir)
+    classes = tuple(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": name},
+            "provisioner": f"{name}.csi.sim.conformance.io",
+            "parameters": parameters,
+        }
+        for name, parameters in CLASSES.items()
+    )
+    yield from kernel_sim_with_classes(tmp_path_factory, "stacks", nodes=1, classes=classes)
 
 
 @pytest.fixture
 def ns(kernel_sim: Sim) -> Iterator[str]:
-    name = f"s-{uuid.uuid4().hex[:8]}"
-    kernel_sim.core.create_namespace({"metadata": {"name": name}})
-    yield name
-    kernel_sim.core.delete_namespace(name)
+    yield from new_namespace(kernel_sim, "s")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,14 @@ from kubernetes import client
 from conformance.sim import lifecycle
 from conformance.sim.kernel import cgroups, cleanup
 from conformance.waits import Seen, wait_for
-from tests.sim.conftest import KUBECTL, Kubectl, Sim, start_sim
+from tests.sim.conftest import (
+    KUBECTL,
+    Kubectl,
+    Sim,
+    kernel_sim_with_classes,
+    new_namespace,
+    start_sim,
+)
 from tests.sim.test_kernel_nodes import in_pod, node_shell, on_node
 
 pytestmark = pytest.mark.skipif(
@@ -54,21 +60,12 @@ NODES = ("sim-node-1", "sim-node-2")
 
 @pytest.fixture(scope="module")
 def kernel_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state_dir = tmp_path_factory.mktemp("ssim")
-    started = start_sim(state_dir, nodes=2, runtime="kernel")
-    started.storage.create_storage_class(SHARE_CLASS)
-    started.storage.create_storage_class(BLOCK_CLASS)
-    yield started
-    started.api.close()
-    lifecycle.down(state_dir)
+    yield from kernel_sim_with_classes(tmp_path_factory, "ssim", classes=(SHARE_CLASS, BLOCK_CLASS))
 
 
 @pytest.fixture
 def ns(kernel_sim: Sim) -> Iterator[str]:
-    name = f"s-{uuid.uuid4().hex[:8]}"
-    kernel_sim.core.create_namespace({"metadata": {"name": name}})
-    yield name
-    kernel_sim.core.delete_namespace(name)
+    yield from new_namespace(kernel_sim, "s")
 
 
 @pytest.fixture

@@ -9,9 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from conformance.sim.api import errors
 from conformance.sim.api.store import Event, Store
+from conformance.sim.faults import ActiveFaults
+
+if TYPE_CHECKING:
+    from conformance.sim.profiles import Timing
+    from conformance.sim.runtimes.base import NodeRuntime
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +92,20 @@ class Controller:
             await asyncio.sleep(self.resync_seconds)  # periodic resync, not synchronization
             for key in self.all_keys():
                 self.enqueue(key)
+
+
+class RuntimeController(Controller):
+    """A controller that acts through the node runtime (provisioning, attaching, mounting,
+    resizing), with the latency profile's timing and the faults switched on."""
+
+    def __init__(
+        self,
+        store: Store,
+        runtime: NodeRuntime,
+        timing: Timing,
+        faults: ActiveFaults | None = None,
+    ) -> None:
+        super().__init__(store)
+        self.runtime = runtime
+        self.timing = timing
+        self.faults = faults or ActiveFaults()

@@ -34,7 +34,7 @@ from conformance.sim import topology
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Obj, Store, kind_named, now_rfc3339
-from conformance.sim.controllers.base import Controller, QueueKey
+from conformance.sim.controllers.base import QueueKey, RuntimeController
 from conformance.sim.controllers.events import record
 from conformance.sim.controllers.scheduler import node_ready, set_condition
 from conformance.sim.controllers.volumes import PV, PVC, quantity
@@ -424,7 +424,7 @@ def container_path(container: str) -> str:
     return f"spec.containers{{{container}}}"
 
 
-class Kubelet(Controller):
+class Kubelet(RuntimeController):
     """The kubelets of all registered nodes; keys are pods.
 
     A pod's start goes through the steps of the real kubelet, each reporting its failure
@@ -453,10 +453,7 @@ class Kubelet(Controller):
         timing: Timing,
         faults: ActiveFaults | None = None,
     ) -> None:
-        super().__init__(store)
-        self.runtime = runtime
-        self.timing = timing
-        self.faults = faults or ActiveFaults()  # node-level faults live in the runtime
+        super().__init__(store, runtime, timing, faults)
         self._nodes_up: dict[str, asyncio.Task[None]] = {}  # node -> runtime.add_node
         self._records: dict[QueueKey, _PodRecord] = {}
         self._attached: dict[str, set[str]] = {}  # PV name -> nodes it is attached to

@@ -43,7 +43,7 @@ from typing import Any
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Hook, Obj, Store, now_rfc3339
-from conformance.sim.controllers.base import Controller, QueueKey
+from conformance.sim.controllers.base import Controller, QueueKey, RuntimeController
 from conformance.sim.controllers.events import record
 from conformance.sim.controllers.volumes import (
     POD,
@@ -194,7 +194,7 @@ def _driver(pv: Obj) -> str:
     return str(((pv.get("spec") or {}).get("csi") or {}).get("driver") or "")
 
 
-class ExpandController(Controller):
+class ExpandController(RuntimeController):
     """kube-controller-manager's volume_expand and the CSI external-resizer, for the
     classes this simulator provisions. Keys: claims."""
 
@@ -207,10 +207,7 @@ class ExpandController(Controller):
         timing: Timing,
         faults: ActiveFaults | None = None,
     ) -> None:
-        super().__init__(store)
-        self.runtime = runtime
-        self.timing = timing
-        self.faults = faults or ActiveFaults()
+        super().__init__(store, runtime, timing, faults)
         self._busy: dict[str, asyncio.Task[None]] = {}  # claim uid -> resize in flight
         self._failures: dict[str, int] = {}
         self._said: set[tuple[str, str]] = set()  # (claim uid, request) ExternalExpanding said

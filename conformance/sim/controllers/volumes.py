@@ -28,7 +28,7 @@ from conformance.sim import topology
 from conformance.sim.api import errors
 from conformance.sim.api.kinds import Kind
 from conformance.sim.api.store import Event, Hook, Obj, Store, kind_named, meta
-from conformance.sim.controllers.base import Controller, QueueKey
+from conformance.sim.controllers.base import Controller, QueueKey, RuntimeController
 from conformance.sim.controllers.events import record
 from conformance.sim.faults import ActiveFaults
 from conformance.sim.profiles import Timing
@@ -685,7 +685,7 @@ def _terminal(pod: Obj) -> bool:
 # --- the external provisioner ---------------------------------------------------------
 
 
-class Provisioner(Controller):
+class Provisioner(RuntimeController):
     """An external provisioner for every StorageClass provisioner this sim serves.
 
     Creates the PV (and, through the runtime, its backing volume) for claims the
@@ -726,10 +726,7 @@ class Provisioner(Controller):
         timing: Timing,
         faults: ActiveFaults | None = None,
     ) -> None:
-        super().__init__(store)
-        self.runtime = runtime
-        self.timing = timing
-        self.faults = faults or ActiveFaults()
+        super().__init__(store, runtime, timing, faults)
         self.identity = f"sim-provisioner_{secrets.token_hex(4)}"
         self._busy: dict[str, asyncio.Task[None]] = {}  # claim uid or PV name -> operation
         self._failures: dict[str, int] = {}
