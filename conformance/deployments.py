@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from conformance import checks, evidence, workloads
 from conformance.cluster import Cluster, pod_ready
 from conformance.inventory import Inventory, PodManagementPolicy, Storage, VolumeMode
@@ -139,6 +141,21 @@ class Deployment:
             # a re-created set finds its Service still there
             self.cluster.apply(manifest, self.namespace, exist_ok=manifest["kind"] == "Service")
         self.wait_up(count)
+
+    def switch_retention(self, retention: dict[str, str]) -> None:
+        """Give the set this claim retention policy and wait until its controller acted on
+        it (upstream re-owns the claims in that sync). A set that is gone (a test before
+        failed half-way) is deployed with the policy instead."""
+        patch = {"spec": {"persistentVolumeClaimRetentionPolicy": retention}}
+        try:
+            self.cluster.patch_statefulset(self.namespace, self.set_name, patch)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.deploy(retention=retention)
+            return
+        self.build(retention=retention)  # a later re-creation keeps the policy
+        self.cluster.wait_rolled_out(self.namespace, self.set_name)
 
     def recreate_pod(self, ordinal: int) -> Any:
         """Delete pod ``ordinal`` and wait for the set to bring it back Ready; the new pod."""

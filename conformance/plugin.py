@@ -69,6 +69,8 @@ MARKERS: dict[str, str] = {
         for name, (field, why, _) in DECLARES.items()
     },
     "disruptive": "changes cluster state others may see (deletes pods, scales sets); runs serially",
+    "after_readers": "with disruptive: takes over the read-only suites' set after the last "
+    "of them, instead of deploying one of its own (one module only)",
     "slow": "takes more than a few seconds per parameter set",
     "per_entry": "runs once per storage entry (its first replica count and pod management "
     "policy), not for every case: for behaviours the policy does not change",
@@ -437,7 +439,7 @@ def _module(item: pytest.Item) -> str:
     return Path(str(item.path)).stem.removeprefix("test_")
 
 
-def _set_key(item: pytest.Item, disruptive_modules: set[str]) -> sets.SetKey | None:
+def _set_key(item: pytest.Item, groups: sets.SetGroups) -> sets.SetKey | None:
     """The set a test uses (None if it uses none, or will be skipped before it would)."""
     if not {"deployed", "statefulset"} & set(getattr(item, "fixturenames", ())):
         return None
@@ -447,12 +449,18 @@ def _set_key(item: pytest.Item, disruptive_modules: set[str]) -> sets.SetKey | N
     case = callspec.params.get("case") if callspec is not None else None
     if not isinstance(case, Case):
         return None
-    module = _module(item)
-    return sets.SetKey.of(sets.group_of(module, module in disruptive_modules), case)
+    return sets.SetKey.of(groups.group(_module(item)), case)
 
 
-def _disruptive_modules(items: list[pytest.Item]) -> set[str]:
-    return {_module(i) for i in items if i.get_closest_marker("disruptive") is not None}
+def _set_groups(items: list[pytest.Item]) -> sets.SetGroups:
+    def marked(name: str) -> set[str]:
+        return {_module(i) for i in items if i.get_closest_marker(name) is not None}
+
+    try:
+        disruptive = marked("disruptive")
+        return sets.SetGroups.of(disruptive, marked("after_readers") & disruptive)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(tryfirst=True, specname="pytest_collection_modifyitems")
@@ -468,9 +476,9 @@ def pytest_collection_modifyitems_xdist_groups(
     )
     if _INVENTORY_KEY not in config.stash or not grouped:
         return
-    disruptive = _disruptive_modules(items)
+    groups = _set_groups(items)
     for item in items:
-        key = _set_key(item, disruptive)
+        key = _set_key(item, groups)
         if key is not None:
             item.add_marker(pytest.mark.xdist_group(f"{key.group}-{key.case_id}"))
 
@@ -479,26 +487,23 @@ def pytest_collection_modifyitems_xdist_groups(
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Run the tests of one case together, read-only suites first, so each set is used in
-    one stretch and can be deleted after it (and the next deployed meanwhile)."""
+    """Run the tests of one case together, read-only suites first (then the module that
+    takes over their set), so each set is used in one stretch and can be deleted after
+    it (and the next deployed meanwhile)."""
     if _INVENTORY_KEY not in config.stash:
         return
-    disruptive = _disruptive_modules(items)
+    groups = _set_groups(items)
     cases = [Case(*params) for params in inv.iter_parameters(config.stash[_INVENTORY_KEY])]
     order = {case.id: n for n, case in enumerate(cases)}
     modules = {m: n for n, m in enumerate(dict.fromkeys(_module(i) for i in items))}
 
     def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int, int]:
         index, item = indexed
-        key = _set_key(item, disruptive)
+        key = _set_key(item, groups)
         if key is None:
             return (len(cases), 0, 0, index)
-        return (
-            order.get(key.case_id, len(cases)),
-            key.group != sets.SHARED,
-            modules[_module(item)],
-            index,
-        )
+        module = _module(item)
+        return (order.get(key.case_id, len(cases)), groups.stage(module), modules[module], index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 
@@ -535,8 +540,8 @@ def set_pool(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iter
     config.stash[_POOL_KEY] = pool
     if ahead:
         items = request.session.items
-        disruptive = _disruptive_modules(items)
-        keyed = [(item, _set_key(item, disruptive)) for item in items]
+        groups = _set_groups(items)
+        keyed = [(item, _set_key(item, groups)) for item in items]
         pool.plan(list(dict.fromkeys(key for _, key in keyed if key is not None)))
         last: dict[sets.SetKey, str] = {key: item.nodeid for item, key in keyed if key is not None}
         config.stash[_LAST_USE_KEY] = {nodeid: key for key, nodeid in last.items()}
@@ -571,18 +576,15 @@ def deployed(
     request: pytest.FixtureRequest, set_pool: sets.SetPool, case: Case
 ) -> Iterator[Deployment]:
     """This case's StatefulSet, deployed: every pod Ready, every claim Bound. Read-only
-    suites share one per case; a module with disruptive tests has its own."""
+    suites share one per case; a module with disruptive tests has its own, or takes over
+    the shared one after them (``after_readers``)."""
     module = _module(request.node)
-    disruptive = any(
-        i.get_closest_marker("disruptive") is not None
-        for i in request.session.items
-        if _module(i) == module
-    )
+    groups = _set_groups(request.session.items)
     evidence.parameters(storage=case.storage.name, replicas=case.replicas, policy=case.policy.value)
-    key = sets.SetKey.of(sets.group_of(module, disruptive), case)
+    key = sets.SetKey.of(groups.group(module), case)
     yield set_pool.get(key)
-    if _LAST_USE_KEY not in request.config.stash and disruptive:
-        set_pool.release(key)  # with xdist: the module's own set goes with the module
+    if _LAST_USE_KEY not in request.config.stash and groups.owns_a_set(module):
+        set_pool.release(key)  # with xdist: the module's set goes with the module
 
 
 @pytest.fixture(scope="module")

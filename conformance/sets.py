@@ -8,9 +8,11 @@ use them, with at most ``workload.max_concurrent_sets`` existing at once (attach
 per node are real), and deletes each as soon as its last test is done.
 
 Suites that only look (no test marked ``disruptive``) share one set per case; a module
-that disrupts gets its own. A set that fails to come up fails only the tests that use
-it, with the reason. Evidence of a deployment done ahead is replayed into the first
-test that uses the set.
+that disrupts gets its own, except the one marked ``after_readers``: it ends the shared
+set, after the last read-only test of its case, so it still disrupts a set nobody uses
+after it (deletion is a set's natural end of life). A set that fails to come up fails
+only the tests that use it, with the reason. Evidence of a deployment done ahead is
+replayed into the first test that uses the set.
 """
 
 from __future__ import annotations
@@ -191,8 +193,40 @@ class SetPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def group_of(module: str, disruptive: bool) -> str:
-    return module if disruptive else SHARED
+@dataclass(frozen=True)
+class SetGroups:
+    """Which set each suite module uses: the shared one (read-only modules, and the one
+    disruptive module that takes it over after them) or one of its own."""
+
+    disruptive: frozenset[str]
+    after_readers: str | None = None  # the disruptive module that ends the shared set
+
+    @classmethod
+    def of(cls, disruptive: set[str], after_readers: set[str]) -> SetGroups:
+        """Raises ValueError if more than one module would end the shared set: the second
+        would find it changed by the first."""
+        if len(after_readers) > 1:
+            raise ValueError(
+                f"suite modules {', '.join(sorted(after_readers))} are all marked "
+                "after_readers; only one can take over the read-only suites' set"
+            )
+        return cls(frozenset(disruptive), next(iter(after_readers), None))
+
+    def group(self, module: str) -> str:
+        if module in self.disruptive and module != self.after_readers:
+            return module
+        return SHARED
+
+    def stage(self, module: str) -> int:
+        """Run order within a case: the read-only modules, then the one that ends their
+        set, then the modules with sets of their own."""
+        if module == self.after_readers:
+            return 1
+        return 2 if module in self.disruptive else 0
+
+    def owns_a_set(self, module: str) -> bool:
+        """The module is its set's last user: the set can go when the module is done."""
+        return module in self.disruptive
 
 
-__all__ = ["SHARED", "SetKey", "SetPool", "group_of"]
+__all__ = ["SHARED", "SetGroups", "SetKey", "SetPool"]

@@ -1,5 +1,11 @@
 """Deleting the StatefulSet keeps its claims under Retain and deletes them under Delete;
-a re-created set re-attaches the same volumes with the data intact."""
+a re-created set re-attaches the same volumes with the data intact.
+
+Deletion ends a set's life, so this module takes over the read-only suites' set after
+them (``after_readers``) instead of deploying its own: the Retain test deletes and
+re-creates it, the Delete test switches its policy to Delete and deletes it. Upstream's
+controller re-owns the claims when the policy changes (UpdatePodClaimForRetentionPolicy),
+so the claims must go as if the set had been created with that policy."""
 
 from __future__ import annotations
 
@@ -9,9 +15,15 @@ from conformance import checks, evidence, observe, probes
 from conformance.checks import fail_on
 from conformance.deployments import Deployment
 
-pytestmark = [pytest.mark.disruptive, pytest.mark.persistence, pytest.mark.filesystem]
+pytestmark = [
+    pytest.mark.disruptive,
+    pytest.mark.after_readers,
+    pytest.mark.persistence,
+    pytest.mark.filesystem,
+]
 
 PAYLOAD = "deletion.bin"
+DELETE = {"whenDeleted": "Delete", "whenScaled": "Retain"}
 
 
 def _delete_set_and_wait(dep: Deployment) -> None:
@@ -43,11 +55,10 @@ def test_claims_survive_set_deletion_and_reattach_with_data(deployed: Deployment
     fail_on(problems)
 
 
-def test_claims_go_with_the_set_under_the_delete_policy(statefulset: Deployment) -> None:
+def test_claims_go_with_the_set_under_the_delete_policy(deployed: Deployment) -> None:
     evidence.label_suite("deletion", "Delete: claims removed")
-    dep = statefulset.variant("del")
-    dep.deploy(retention={"whenDeleted": "Delete", "whenScaled": "Retain"})
-    _delete_set_and_wait(dep)
-    left = dep.cluster.wait_claims_gone(dep.namespace, dep.claim_names())
-    deleted = dict.fromkeys(dep.claim_names(), "after the StatefulSet was deleted")
+    deployed.switch_retention(DELETE)  # the set the Retain test re-created
+    _delete_set_and_wait(deployed)
+    left = deployed.cluster.wait_claims_gone(deployed.namespace, deployed.claim_names())
+    deleted = dict.fromkeys(deployed.claim_names(), "after the StatefulSet was deleted")
     fail_on(checks.claims_deleted(left, deleted, rule="whenDeleted is Delete"))

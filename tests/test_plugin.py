@@ -61,3 +61,38 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     )
     for marker in ("persistence", "exec", "scsi", "multinode", "disruptive", "slow"):
         result.stdout.fnmatch_lines([f"@pytest.mark.{marker}:*"])
+
+
+def _suite(*marks: str) -> str:
+    pytestmark = ", ".join(f"pytest.mark.{mark}" for mark in marks)
+    return f"import pytest\npytestmark = [{pytestmark}]\ndef test_it(deployed): pass\n"
+
+
+def test_the_module_after_readers_runs_on_their_set_after_them(pytester: pytest.Pytester) -> None:
+    """Per case: the read-only modules, then the one that takes over their set, then the
+    modules with sets of their own (each set used in one stretch)."""
+    pytester.makefile(".yaml", inventory=INVENTORY)
+    pytester.makepyfile(
+        test_a_scaling=_suite("disruptive"),
+        test_b_deletion=_suite("disruptive", "after_readers"),
+        test_c_mounts=_suite(),
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "conformance.plugin", "--conformance-inventory", "inventory.yaml", "--co", "-q"
+    )
+    collected = [line.split("::")[0] for line in result.stdout.lines if "::test_it[" in line]
+    per_case = ["test_c_mounts.py", "test_b_deletion.py", "test_a_scaling.py"]
+    assert collected == per_case * 2, result.stdout.str()
+
+
+def test_only_one_module_can_take_over_the_readers_set(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", inventory=INVENTORY)
+    pytester.makepyfile(
+        test_deletion=_suite("disruptive", "after_readers"),
+        test_identity=_suite("disruptive", "after_readers"),
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "conformance.plugin", "--conformance-inventory", "inventory.yaml", "--co", "-q"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*suite modules deletion, identity are all marked after_readers*"])

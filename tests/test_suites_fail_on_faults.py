@@ -123,7 +123,7 @@ PROOFS: dict[str, list[Proof]] = {
     "test_deletion.py::test_claims_go_with_the_set_under_the_delete_policy": [
         Proof(
             "claims-kept-despite-delete",
-            "claim data-web-del-0 still exists after the StatefulSet was deleted, "
+            "claim data-web-0 still exists after the StatefulSet was deleted, "
             "but whenDeleted is Delete",
             timeouts={"delete": 8},
         ),

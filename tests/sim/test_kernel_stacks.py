@@ -227,6 +227,36 @@ def test_a_multipath_map_stands_on_two_running_paths(
     assert len(bound) == 1, bound  # the volume's own loop, no path's
 
 
+def test_taking_the_simulator_down_under_a_running_multipath_pod_frees_every_loop(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``sim down`` while a pod still uses a multipath volume (a run killed mid-test): the
+    paths' read-only loops go with the volume's own, although the image is deleted by then."""
+    from conformance.sim.kernel import cleanup
+
+    san = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "san"},
+        "provisioner": "san.csi.sim.conformance.io",
+        "parameters": CLASSES["san"],
+    }
+    running = kernel_sim_with_classes(tmp_path_factory, "san-down", nodes=1, classes=(san,))
+    sim = next(running)
+    state_dir = Path(sim.running.state_dir)
+    try:
+        vol = Volume(sim, "default", "san")
+        vol.ssh.close()
+        image = next(state_dir.rglob(f"{vol.pv.metadata.name}.img"))
+        assert len([ln for ln in _losetup() if ln[1] == str(image)]) == 3  # volume, 2 paths
+    finally:
+        running.close()  # lifecycle.down, with web-0 still running
+    left = [ln for ln in _losetup() if ln[1].startswith(str(state_dir.resolve()))]
+    assert left == [], f"loop devices left after sim down: {left}"
+    leftovers = cleanup.find_leftovers(state_dirs=[state_dir], include_live=True)
+    assert leftovers.empty, "\n".join(leftovers.lines())
+
+
 def _losetup() -> list[list[str]]:
     from conformance.sim.kernel.model import run
 

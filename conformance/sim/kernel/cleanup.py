@@ -44,7 +44,7 @@ from pathlib import Path
 from conformance.sim import lifecycle, ownership
 from conformance.sim.control_plane import STATE_FILE
 from conformance.sim.kernel import cgroups
-from conformance.sim.kernel.devices import detach_loop
+from conformance.sim.kernel.devices import DELETED, detach_loop
 from conformance.sim.kernel.host import (
     AGENT_SCRIPT,
     BRIDGE_RE,
@@ -589,7 +589,7 @@ def find_leftovers(
                 found.cgroups.append(str(directory))
 
         for device, backing in _loop_devices():
-            path = backing.removesuffix(" (deleted)")
+            path = backing.removesuffix(DELETED)
             state = state_dir_of(Path(path).parent) if path else None
             if state is not None and keep(None, f"loop device {device} <- {backing}", Path(path)):
                 found.loop_devices.append(LeftoverLoop(device, backing, str(state)))
@@ -712,7 +712,7 @@ def clean(leftovers: Leftovers) -> CleanReport:
             report.detached.append(loop.device)
             continue
         try:  # through a descriptor: never a device another volume took meanwhile
-            detach_loop(loop.device, loop.backing_file.removesuffix(" (deleted)"))
+            detach_loop(loop.device, loop.backing_file)
             refused = ""
         except OSError as exc:
             refused = exc.strerror or str(exc)

@@ -292,14 +292,18 @@ def _holders(major: int, minor: int) -> list[str]:
     return found
 
 
+DELETED = " (deleted)"  # what the kernel appends to a backing file's name once unlinked
+
+
 def _loop_bound_to(loop: str, image: Path) -> bool:
+    """``image`` may carry the "(deleted)" of a listing (find_loops) or not."""
     backing = Path("/sys/block") / Path(loop).name / "loop" / "backing_file"
     try:
-        text = backing.read_text().rstrip("\n")
+        text = backing.read_text().rstrip("\n").removesuffix(DELETED)
     except OSError:
         return False
-    text = text.removesuffix(" (deleted)")
-    return text == str(image.resolve()) or text == str(image)
+    name = str(image).removesuffix(DELETED)
+    return text in (name, str(Path(name).resolve()))
 
 
 LOOP_CLR_FD = 0x4C01  # linux/loop.h

@@ -173,25 +173,13 @@ def _free_map_name(node: NodeHost) -> str:
     return next(_friendly_name(i) for i in range(len(used) + 1) if _friendly_name(i) not in used)
 
 
-def _free_loop(loop: str, backing: str) -> None:
-    """``losetup -d`` a path's loop, if it is still bound to the volume's image."""
-    sys_backing = Path("/sys/block") / Path(loop).name / "loop" / "backing_file"
-    try:
-        bound = sys_backing.read_text().rstrip("\n").removesuffix(" (deleted)")
-    except OSError:
-        return
-    if backing and bound != backing:
-        return  # no longer ours
-    run(["losetup", "-d", loop], check=False, timeout=30)
-
-
 def _backing_file(major: int, minor: int) -> str:
     with contextlib.suppress(OSError):
         return (
             Path(f"/sys/dev/block/{major}:{minor}/loop/backing_file")
             .read_text()
             .rstrip("\n")
-            .removesuffix(" (deleted)")
+            .removesuffix(devices.DELETED)
         )
     return ""
 
@@ -305,7 +293,7 @@ def _attach_multipath(
             attachment = Attachment(dm, "", volume.major, volume.minor, "", False, "multipath")
             _remove_multipath(node, replace(attachment, paths=tuple(paths)))
             for loop in loops[len(paths) :]:
-                _free_loop(loop, str(volume.image.resolve()))
+                devices.detach_loop(loop, volume.image)
             raise
     return Attachment(
         dm,
@@ -328,8 +316,8 @@ def _remove_multipath(node: NodeHost, attachment: Attachment) -> None:
         _remove_block(node, attachment.device_name, attachment.major, attachment.minor, dm_dir)
     for path in attachment.paths:
         devices.remove_scsi_disk(node, path)
-        if path.loop_device:
-            _free_loop(path.loop_device, backing)
+        if path.loop_device and backing:  # else close()'s sweep of the state dir frees it
+            devices.detach_loop(path.loop_device, backing)
 
 
 # ---------------------------------------------------------------------------------------
