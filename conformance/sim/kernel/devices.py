@@ -72,7 +72,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from conformance.sim.kernel import udev
+from conformance.sim.kernel import throttle, udev
 from conformance.sim.kernel.model import NODE_OP_TIMEOUT, NodeHost, enter, run
 from conformance.sim.stackspec import naa_wwn, unit_serial
 
@@ -309,6 +309,11 @@ def _loop_bound_to(loop: str, image: Path) -> bool:
 LOOP_CLR_FD = 0x4C01  # linux/loop.h
 
 
+def _device_number(fd: int) -> tuple[int, int]:
+    rdev = os.fstat(fd).st_rdev
+    return os.major(rdev), os.minor(rdev)
+
+
 def detach_loop(loop: str, backing: str | Path) -> bool:
     """Detach ``loop`` if it still serves ``backing``; True when it was (or is now set to
     detach itself once its last user lets go: the kernel's autoclear for a device in use).
@@ -328,6 +333,9 @@ def detach_loop(loop: str, backing: str | Path) -> bool:
     try:
         if not _loop_bound_to(loop, Path(backing)):
             return False
+        # a throttle rule (fault slow-volume) outlives the binding: the next image on this
+        # device, maybe not ours, would be slow (a simulator killed before its detach)
+        throttle.clear({_device_number(fd)})
         fcntl.ioctl(fd, LOOP_CLR_FD)
         return True
     except OSError as exc:
