@@ -33,6 +33,7 @@ KIND_BY_DIR = {
     "findmnt": "findmnt",
     "multipath": "multipath",
     "fio": "fio",
+    "blockdev": "blockdev",
 }
 
 
@@ -103,6 +104,25 @@ def test_every_capture_is_read_by_conformance_probe_parse(path: Path) -> None:
         ("hostname", "web-0\nweb-1\n", "expected one line"),
         ("fio", "fio: pid=0, err=2/file:filesetup.c:174\n", "line 1: no JSON object"),
         ("fio", '{\n  "jobs" : [\n    {"jobname": "x",}\n  ]\n}\n', "line 3: not JSON"),
+        # what blockdev says of a mount point (kubernetes-sigs/azuredisk-csi-driver#715)
+        (
+            "blockdev",
+            "blockdev: ioctl error on BLKGETSIZE64: Inappropriate ioctl for device\n",
+            "line 1: expected a size in bytes",
+        ),
+        ("blockdev", "1073741824\n10737418240\n", "line 2: expected one line"),
+        ("blockdev", "", "no output"),
+        # derived: the first lines of stat -f without -c, and of -c '%S %b %a'
+        ("statfs", '  File: "/"\n    ID: 0        Namelen: 255\n', "line 1: expected '<block"),
+        ("statfs", "4096 2563397 1252911\n", "line 1: expected '<block size> <blocks>'"),
+        ("statfs", "4096 2563397\n4096 2563397\n", "line 2: expected one line"),
+        # stat -c "%a %U:%G %n", names instead of ids (k0sproject/k0s#6507)
+        (
+            "stat-owner",
+            "600 root:root /var/lib/k0s/pki/admin.conf\n",
+            "line 1: expected 'uid|gid|mode|type|path'",
+        ),
+        ("stat-owner", "0|0|rwxr-xr-x|directory|/data\n", "line 1: uid and gid are not numbers"),
     ],
 )
 def test_unreadable_text_exits_1_with_one_line(kind: str, text: str, where: str) -> None:
@@ -738,6 +758,47 @@ def test_lsblk_inverse_tree_of_a_multipath_map() -> None:
         ("sdc", MajorMinor(8, 32), "NETAPP", "LUN C-Mode", "iscsi"),
     ]
     assert probes.underlying_devices(devices, MajorMinor(253, 0)) == []  # not the default tree
+
+
+# ---------------------------------------------------------------------------------------
+# blockdev --getsize64
+# ---------------------------------------------------------------------------------------
+
+GIB = 1024**3
+
+
+def blockdev(name: str) -> int:
+    return probes.parse_blockdev_size(body(f"blockdev/{name}"))
+
+
+def test_blockdev_raw_block_claim_before_and_after_expansion() -> None:
+    assert blockdev("ceph-csi-expand-pvc-raw-block-1gi.txt") == 1 * GIB  # the claim's 1Gi
+    assert blockdev("ceph-csi-expand-pvc-raw-block-10gi.txt") == 10 * GIB  # resized to 10Gi
+
+
+def test_blockdev_reads_what_the_kernel_says_even_when_it_is_wrong() -> None:
+    disk = blockdev("util-linux-1226-rpi4-usb-enclosure.txt")
+    assert disk == 8001563222016
+    assert round(disk / 1024**4, 1) == 7.3  # df -PTh of the same disk: 7.3T
+    wrong = blockdev("util-linux-1226-rpi4-usb-enclosure-after-reboot.txt")
+    assert wrong == 129986248068418560  # 115 PiB: read as printed, judged by the checks
+    assert wrong > 10_000 * disk
+
+
+def test_probe_parse_prints_the_size_in_bytes() -> None:
+    path = REAL / "blockdev" / "ceph-csi-expand-pvc-raw-block-10gi.txt"
+    document = json.loads(probe_parse("blockdev", str(path)).stdout)
+    assert document == {"kind": "blockdev", "size_bytes": [10 * GIB], "problems": []}
+
+
+def test_statfs_and_stat_owner_read_pasted_lines() -> None:
+    # derived, no public capture of either command was found: the line each prints
+    statfs = json.loads(probe_parse("statfs", stdin="4096 2563397\n").stdout)
+    assert statfs["size_bytes"] == [4096 * 2563397]
+    owners = json.loads(probe_parse("stat-owner", stdin="0|2000|2775|directory|/data\n").stdout)
+    assert owners["owners"] == [
+        {"path": "/data", "uid": 0, "gid": 2000, "mode": 0o2775, "type": "directory"}
+    ]
 
 
 # ---------------------------------------------------------------------------------------

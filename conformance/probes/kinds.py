@@ -19,7 +19,9 @@ from conformance.probes.lsscsi import read_lsscsi
 from conformance.probes.mount import parse_mount
 from conformance.probes.mountinfo import parse_mountinfo
 from conformance.probes.multipath import parse_multipath
+from conformance.probes.owner import parse_owner
 from conformance.probes.proc_mounts import parse_proc_mounts
+from conformance.probes.sizes import parse_blockdev_size, parse_statfs
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,17 @@ KINDS: dict[str, ProbeKind] = {
         ProbeKind("findmnt", "findmnt -J", _items("filesystems", parse_findmnt_json)),
         ProbeKind("multipath", "multipath -ll", _items("maps", parse_multipath)),
         ProbeKind("fio", "fio --output-format=json", _items("figures", parse_fio_json)),
+        ProbeKind(
+            "blockdev",
+            "blockdev --getsize64 DEV (bytes)",
+            _items("size_bytes", _one(parse_blockdev_size)),
+        ),
+        ProbeKind(
+            "statfs",
+            "stat -f -c '%S %b' PATH (block size x blocks, in bytes)",
+            _items("size_bytes", _one(parse_statfs)),
+        ),
+        ProbeKind("stat-owner", "stat -c '%u|%g|%a|%F|%n' PATH...", _items("owners", parse_owner)),
         ProbeKind("getent", "getent hosts NAME", _items("hosts", parse_getent_hosts)),
         ProbeKind("hostname", "hostname", _items("hostname", _one(parse_hostname))),
         ProbeKind(

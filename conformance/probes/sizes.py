@@ -8,10 +8,13 @@ ioctl, the kernel's own idea of the device's size, in bytes).
 
 from __future__ import annotations
 
+import re
+
 from conformance.probes.common import ProbeParseError, lines_of
 
 STATFS = "statfs"
 BLOCKDEV = "blockdev"
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits: str.isdigit() also takes "²"
 
 
 def statfs_command(path: str) -> tuple[str, ...]:
@@ -22,15 +25,14 @@ def statfs_command(path: str) -> tuple[str, ...]:
 
 
 def parse_statfs(text: str) -> int:
-    """The filesystem's size in bytes (block size x total blocks)."""
-    for number, line in lines_of(text):
-        parts = line.split()
-        if len(parts) != 2 or not all(part.isdigit() for part in parts):
-            raise ProbeParseError(
-                STATFS, "expected '<block size> <blocks>'", line_no=number, line=line
-            )
-        return int(parts[0]) * int(parts[1])
-    raise ProbeParseError(STATFS, "no output")
+    """The filesystem's size in bytes (block size x total blocks), from the one line."""
+    lines = _lines(STATFS, text)
+    number, line = lines[0]
+    parts = line.split()
+    if len(parts) != 2 or not all(_DIGITS.fullmatch(part) for part in parts):
+        raise ProbeParseError(STATFS, "expected '<block size> <blocks>'", line_no=number, line=line)
+    _only(STATFS, lines)
+    return int(parts[0]) * int(parts[1])
 
 
 def blockdev_size_command(device: str) -> tuple[str, ...]:
@@ -41,11 +43,29 @@ def blockdev_size_command(device: str) -> tuple[str, ...]:
 
 
 def parse_blockdev_size(text: str) -> int:
-    for number, line in lines_of(text):
-        if not line.strip().isdigit():
-            raise ProbeParseError(BLOCKDEV, "expected a size in bytes", line_no=number, line=line)
-        return int(line.strip())
-    raise ProbeParseError(BLOCKDEV, "no output")
+    """The device's size in bytes, from the one line, as the kernel has it, unchecked: an
+    8 TB disk in a USB enclosure read as 115 PiB after a warm reboot (util-linux#1226)."""
+    lines = _lines(BLOCKDEV, text)
+    number, line = lines[0]
+    if not _DIGITS.fullmatch(line.strip()):
+        raise ProbeParseError(BLOCKDEV, "expected a size in bytes", line_no=number, line=line)
+    _only(BLOCKDEV, lines)
+    return int(line.strip())
+
+
+def _lines(probe: str, text: str) -> list[tuple[int, str]]:
+    lines = list(lines_of(text))
+    if not lines:
+        raise ProbeParseError(probe, "no output")
+    return lines
+
+
+def _only(probe: str, lines: list[tuple[int, str]]) -> None:
+    """The command prints one line for its one path: a second (another path's, or a
+    message after the number) is not this probe's output."""
+    if len(lines) > 1:
+        number, line = lines[1]
+        raise ProbeParseError(probe, "expected one line", line_no=number, line=line)
 
 
 __all__ = [
