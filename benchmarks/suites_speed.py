@@ -38,12 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Census:
-    """Counts StatefulSets and PVs created, and the peak of sets alive, by watching."""
+    """Counts StatefulSets and PVs created, and the peak of sets alive, by watching.
+    Objects are counted by UID: a watch resumed after a drop may repeat an event, but a
+    re-created set (same name) is a new object."""
 
     def __init__(self, kubeconfig: str) -> None:
         self.api = config.new_client_from_config(kubeconfig)
-        self.sets = 0
-        self.pvs = 0
+        self.created: dict[str, dict[str, str]] = {"sets": {}, "pvs": {}}  # uid -> ns/name
+        self.repeated = 0  # ADDED events of an object already counted (a resumed watch)
         self.alive: set[str] = set()
         self.peak = 0
         self._stop = threading.Event()
@@ -51,6 +53,14 @@ class Census:
             threading.Thread(target=self._follow, args=(kind,), daemon=True)
             for kind in ("sets", "pvs")
         ]
+
+    @property
+    def sets(self) -> int:
+        return len(self.created["sets"])
+
+    @property
+    def pvs(self) -> int:
+        return len(self.created["pvs"])
 
     def _follow(self, kind: str) -> None:
         if kind == "sets":
@@ -67,12 +77,11 @@ class Census:
                     version = obj.metadata.resource_version
                     key = f"{obj.metadata.namespace}/{obj.metadata.name}"
                     if event["type"] == "ADDED":
+                        self.repeated += obj.metadata.uid in self.created[kind]
+                        self.created[kind][obj.metadata.uid] = key
                         if kind == "sets":
-                            self.sets += 1
                             self.alive.add(key)
                             self.peak = max(self.peak, len(self.alive))
-                        else:
-                            self.pvs += 1
                     elif event["type"] == "DELETED" and kind == "sets":
                         self.alive.discard(key)
             except Exception:  # a dropped watch: resume from the last version
@@ -166,6 +175,8 @@ def one_profile(
                 "peak": census.peak,
                 "result": summary[0].strip("= ") if summary else f"exit {done.returncode}",
                 "slowest": max(times, key=lambda k: times[k], default="-"),
+                "set_names": sorted(census.created["sets"].values()),
+                "repeated": census.repeated,
             }
         finally:
             subprocess.run(
@@ -185,6 +196,9 @@ def main() -> None:
     parser.add_argument(
         "--suites", default="", help="suite modules without test_ (default: all of suites/)"
     )
+    parser.add_argument(
+        "--list-sets", action="store_true", help="also print each StatefulSet created"
+    )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
     entries = [e for e in args.entries.split(",") if e]
@@ -199,6 +213,9 @@ def main() -> None:
             f"{r['profile']:<10} {r['wall']:>7.1f} {r['floor']:>8.1f} {r['ratio']:>6.2f} "
             f"{r['sets']:>5} {r['pvs']:>5} {r['peak']:>5}  {r['result']} ({r['slowest']})"
         )
+        if args.list_sets:
+            print("\n".join(f"  {name}" for name in r["set_names"]))  # type: ignore[attr-defined]
+            print(f"  (ADDED events repeated by resumed watches, not counted: {r['repeated']})")
 
 
 if __name__ == "__main__":
