@@ -15,6 +15,8 @@ from kubernetes import client, config
 
 from conformance.sim import lifecycle
 from conformance.sim.control_plane import SimConfig
+from conformance.waits import wait_for
+from tests.sim import manifests
 
 KUBECTL = shutil.which("kubectl")
 
@@ -137,3 +139,21 @@ class Kubectl:
 def kubectl(sim: Sim, tmp_path: Path) -> Kubectl:
     """The real kubectl against the sim, with its own HOME and cache (no cached discovery)."""
     return Kubectl(sim.running.kubeconfig, tmp_path)
+
+
+def run_a_pod(kubeconfig: Path) -> None:
+    """A claim on a loop device, its kubelet mount and a pod's namespaces."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        core.create_namespaced_service("default", manifests.service())
+        apps.create_namespaced_stateful_set("default", manifests.statefulset(replicas=1))
+        wait_for(
+            core.list_namespaced_pod,
+            lambda seen: any(p.status.phase == "Running" for p in seen.items()),
+            timeout=60,
+            what="web-0 running",
+            namespace="default",
+        )
+    finally:
+        api.close()

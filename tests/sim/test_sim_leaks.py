@@ -8,13 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
 
 from conformance.sim import lifecycle
 from conformance.sim.control_plane import SimConfig
 from conformance.sim.kernel import cleanup
-from conformance.waits import wait_for
-from tests.sim import manifests
+from tests.sim.conftest import run_a_pod
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
@@ -22,23 +20,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 CYCLES = 20
-
-
-def _run_a_pod(kubeconfig: Path) -> None:
-    api = config.new_client_from_config(config_file=str(kubeconfig))
-    try:
-        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        core.create_namespaced_service("default", manifests.service())
-        apps.create_namespaced_stateful_set("default", manifests.statefulset(replicas=1))
-        wait_for(
-            core.list_namespaced_pod,
-            lambda seen: any(p.status.phase == "Running" for p in seen.items()),
-            timeout=60,
-            what="web-0 running",
-            namespace="default",
-        )
-    finally:
-        api.close()
 
 
 def _host_mounts_under(root: Path) -> list[str]:
@@ -57,7 +38,7 @@ def test_up_down_and_kill_cycles_leave_nothing(tmp_path: Path) -> None:
         state_dirs.append(state_dir)
         running = lifecycle.up(SimConfig(state_dir=str(state_dir), nodes=1, runtime="kernel"))
         if cycle % 4 == 0:
-            _run_a_pod(running.kubeconfig)  # a loop device, kubelet mounts, a pod's namespaces
+            run_a_pod(running.kubeconfig)  # a loop device, kubelet mounts, a pod's namespaces
         if cycle % 5 == 2:
             os.kill(running.pid, signal.SIGKILL)  # a crash: nothing gets to tidy up
             assert lifecycle.wait_exit(running.pid, 10)

@@ -23,9 +23,8 @@ from kubernetes import client, config
 from conformance.sim import lifecycle, ownership
 from conformance.sim.control_plane import STATE_FILE, SimConfig
 from conformance.sim.kernel import cleanup
-from conformance.waits import wait_for
 from tests.conftest import ROOT
-from tests.sim import manifests
+from tests.sim.conftest import run_a_pod
 
 kernel = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("sshd", path="/usr/sbin:/usr/bin") is None,
@@ -156,24 +155,6 @@ def nothing_left(state_dirs: list[Path], subnets: set[int]) -> None:
     for state_dir in state_dirs:
         assert not state_dir.exists() or list(state_dir.iterdir()) == []
         assert lifecycle.mounts_under(state_dir.parent) == []
-
-
-def run_a_pod(kubeconfig: Path) -> None:
-    """A claim on a loop device, its kubelet mount and a pod's namespaces."""
-    api = config.new_client_from_config(config_file=str(kubeconfig))
-    try:
-        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        core.create_namespaced_service("default", manifests.service())
-        apps.create_namespaced_stateful_set("default", manifests.statefulset(replicas=1))
-        wait_for(
-            core.list_namespaced_pod,
-            lambda seen: any(p.status.phase == "Running" for p in seen.items()),
-            timeout=60,
-            what="web-0 running",
-            namespace="default",
-        )
-    finally:
-        api.close()
 
 
 def assert_kernel_objects(found: cleanup.Leftovers) -> None:
