@@ -187,9 +187,18 @@ class Cluster:
             evidence.attach_yaml(f"patch of StatefulSet {name}", patch)
             return self.call(self.apps.patch_namespaced_stateful_set, name, namespace, patch)
 
-    def delete_pod(self, namespace: str, name: str) -> None:
+    def delete_pod(self, namespace: str, name: str, *, wait: bool = False) -> None:
+        """Delete the pod; with ``wait``, until it is gone (up to ``timeouts.delete``): a
+        pod a read-only suite added must not hold the shared set's claims afterwards."""
         with evidence.step(f"delete pod {name}"):
             self.call(self.core.delete_namespaced_pod, name, namespace)
+            if wait:
+                self.wait_pods(
+                    namespace,
+                    lambda seen: name not in seen.objects,
+                    what=f"pod {name} to be deleted",
+                    timeout=self.timeouts.delete,
+                )
 
     def delete_statefulset(
         self, namespace: str, name: str, *, propagation: str = "Background"

@@ -206,13 +206,18 @@ class Deployment:
         return name
 
     def start_reader(self, claim: str, *, avoid_node: str) -> Any:
-        """A second pod mounting ``claim``, on another node than ``avoid_node``; Ready."""
+        """A second pod mounting ``claim``, on another node than ``avoid_node``; Ready. The
+        caller deletes it."""
         name = self.add_claim_pod(claim, avoid_node=avoid_node)
-        self.cluster.wait_pods(
-            self.namespace,
-            lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
-            what=f"{name} Running on another node than {avoid_node}",
-        )
+        try:
+            self.cluster.wait_pods(
+                self.namespace,
+                lambda seen: name in seen.objects and pod_ready(seen.objects[name]),
+                what=f"{name} Running on another node than {avoid_node}",
+            )
+        except BaseException:  # the caller never gets its name to delete it
+            self.cluster.delete_pod(self.namespace, name)
+            raise
         return self.cluster.call(self.cluster.core.read_namespaced_pod, name, self.namespace)
 
     def start_beside(self, pod: str, image: str, *, suffix: str) -> str:

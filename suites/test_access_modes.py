@@ -70,7 +70,7 @@ def test_a_rwo_volume_is_not_mounted_on_a_second_node(deployed: Deployment) -> N
             events=events,
         )
     finally:
-        cluster.delete_pod(namespace, name)
+        cluster.delete_pod(namespace, name, wait=True)  # the shared set's claim again
     fail_on(problems)
 
 
@@ -113,6 +113,6 @@ def test_a_rwop_claim_admits_one_pod_only(statefulset: Deployment) -> None:
             message=message,
         )
     finally:
-        cluster.delete_pod(namespace, name)
+        cluster.delete_pod(namespace, name, wait=True)  # the shared set's claim again
         cluster.delete_statefulset(namespace, dep.set_name)
     fail_on(problems)

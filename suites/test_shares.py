@@ -38,23 +38,26 @@ def test_pods_on_two_nodes_see_each_others_writes(deployed: Deployment) -> None:
     first = deployed.pod(0)
     writer, node = first.metadata.name, first.spec.node_name
     reader = deployed.start_reader(deployed.claim_name(0), avoid_node=node)
-    there = f"on {reader.spec.node_name}"
-    payload = probes.Payload.random()
-    fail_on(checks.written(observe.write_payload(deployed, writer, payload, PAYLOAD)))
-    read = observe.read_back(deployed, reader.metadata.name, PAYLOAD)
-    problems = checks.seen_by_the_other_pod(
-        read, payload, writer=f"{writer} on {node}", where=there
-    )
-    answer = probes.Payload.random()
-    fail_on(
-        problems
-        + checks.written(
-            observe.write_payload(deployed, reader.metadata.name, answer, "answer.bin")
+    try:
+        there = f"on {reader.spec.node_name}"
+        payload = probes.Payload.random()
+        fail_on(checks.written(observe.write_payload(deployed, writer, payload, PAYLOAD)))
+        read = observe.read_back(deployed, reader.metadata.name, PAYLOAD)
+        problems = checks.seen_by_the_other_pod(
+            read, payload, writer=f"{writer} on {node}", where=there
         )
-    )
-    read = observe.read_back(deployed, writer, "answer.bin")
-    fail_on(
-        checks.seen_by_the_other_pod(
-            read, answer, writer=f"{reader.metadata.name} {there}", where=f"on {node}"
+        answer = probes.Payload.random()
+        fail_on(
+            problems
+            + checks.written(
+                observe.write_payload(deployed, reader.metadata.name, answer, "answer.bin")
+            )
         )
-    )
+        read = observe.read_back(deployed, writer, "answer.bin")
+        fail_on(
+            checks.seen_by_the_other_pod(
+                read, answer, writer=f"{reader.metadata.name} {there}", where=f"on {node}"
+            )
+        )
+    finally:  # the claim is the shared set's: no pod of ours may hold it afterwards
+        deployed.cluster.delete_pod(deployed.namespace, reader.metadata.name, wait=True)
