@@ -10,9 +10,10 @@ per node are real), and deletes each as soon as its last test is done.
 Suites that only look (no test marked ``disruptive``) share one set per case; a module
 that disrupts gets its own, except the one marked ``after_readers``: it ends the shared
 set, after the last read-only test of its case, so it still disrupts a set nobody uses
-after it (deletion is a set's natural end of life). A set that fails to come up fails
-only the tests that use it, with the reason. Evidence of a deployment done ahead is
-replayed into the first test that uses the set.
+after it (deletion is a set's natural end of life). A read-only suite that adds a pod on
+the set's claims deletes it, and waits until it is gone, before it ends. A set that
+fails to come up fails only the tests that use it, with the reason. Evidence of a
+deployment done ahead is replayed into the first test that uses the set.
 """
 
 from __future__ import annotations
