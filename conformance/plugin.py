@@ -424,6 +424,11 @@ class StorageClasses:
                 print(f"warning: could not delete StorageClass {name} ({entry_name}): {exc}")
 
 
+def suite_module(node: pytest.Item | pytest.Collector) -> str:
+    """The suite a test or module belongs to: its file's name without ``test_``."""
+    return Path(str(node.path)).stem.removeprefix("test_")
+
+
 def namespace_name(run: Run, module: str, case: str) -> str:
     base = f"cf-{run.id}-{run.worker}-{module}-{case}".lower()
     base = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in base)[:55].strip("-")
@@ -433,8 +438,7 @@ def namespace_name(run: Run, module: str, case: str) -> str:
 @pytest.fixture(scope="module")
 def namespace(request: pytest.FixtureRequest, run: Run, cluster: Cluster) -> Iterator[str]:
     """A labelled namespace for one module, deleted afterwards (also after a failure)."""
-    module = Path(str(request.node.path)).stem.removeprefix("test_")
-    name = namespace_name(run, module, "")
+    name = namespace_name(run, suite_module(request.node), "")
     with cluster.namespace(name, run_id=run.id, worker=run.worker):
         yield name
 

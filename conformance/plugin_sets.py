@@ -6,7 +6,6 @@ delete each after its last test. Loaded by conformance.plugin (its ``pytest_plug
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +20,9 @@ from conformance.plugin import (
     loaded_inventory,
     namespace_name,
     skip_reason,
+    suite_module,
     write_fingerprint,
 )
-
-
-def _module(item: pytest.Item) -> str:
-    return Path(str(item.path)).stem.removeprefix("test_")
 
 
 def _set_key(item: pytest.Item, groups: sets.SetGroups) -> sets.SetKey | None:
@@ -39,12 +35,12 @@ def _set_key(item: pytest.Item, groups: sets.SetGroups) -> sets.SetKey | None:
     case = callspec.params.get("case") if callspec is not None else None
     if not isinstance(case, Case):
         return None
-    return sets.SetKey.of(groups.group(_module(item)), case)
+    return sets.SetKey.of(groups.group(suite_module(item)), case)
 
 
 def _set_groups(items: list[pytest.Item]) -> sets.SetGroups:
     def marked(name: str) -> set[str]:
-        return {_module(i) for i in items if i.get_closest_marker(name) is not None}
+        return {suite_module(i) for i in items if i.get_closest_marker(name) is not None}
 
     try:
         disruptive = marked("disruptive")
@@ -86,14 +82,14 @@ def pytest_collection_modifyitems(
     groups = _set_groups(items)
     cases = [Case(*params) for params in inv.iter_parameters(inventory)]
     order = {case.id: n for n, case in enumerate(cases)}
-    modules = {m: n for n, m in enumerate(dict.fromkeys(_module(i) for i in items))}
+    modules = {m: n for n, m in enumerate(dict.fromkeys(suite_module(i) for i in items))}
 
     def rank(indexed: tuple[int, pytest.Item]) -> tuple[int, int, int, int]:
         index, item = indexed
         key = _set_key(item, groups)
         if key is None:
             return (len(cases), 0, 0, index)
-        module = _module(item)
+        module = suite_module(item)
         return (order.get(key.case_id, len(cases)), groups.stage(module), modules[module], index)
 
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
@@ -150,7 +146,7 @@ def deployed(
     """This case's StatefulSet, deployed: every pod Ready, every claim Bound. Read-only
     suites share one per case; a module with disruptive tests has its own, or takes over
     the shared one after them (``after_readers``)."""
-    module = _module(request.node)
+    module = suite_module(request.node)
     groups = _set_groups(request.session.items)
     evidence.parameters(storage=case.storage.name, replicas=case.replicas, policy=case.policy.value)
     key = sets.SetKey.of(groups.group(module), case)
